@@ -1,0 +1,123 @@
+"""Connections, transactions and the schema version.
+
+SQLite is the embedded default and PostgreSQL the production database; the differences that
+matter for correctness are handled here, in one place:
+
+* SQLite runs in WAL mode so readers never block the writer. A write transaction starts with
+  `BEGIN IMMEDIATE`: two writers queue for the lock instead of both reading, both computing,
+  and one failing at commit with "database is locked". Reads use a separate pool with plain
+  deferred transactions.
+* PostgreSQL runs at READ COMMITTED; concurrent writers to one instance are caught by the
+  instance row's version column (optimistic locking) and surface as `Conflict`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import SchemaOutdated
+
+DEFAULT_URL = "sqlite:///var/kedja.sqlite"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: explicit, else `KEDJA_DATABASE_URL`, else the embedded SQLite file."""
+    return url or os.environ.get("KEDJA_DATABASE_URL") or DEFAULT_URL
+
+
+def _normalise(url: str) -> str:
+    # "postgresql://" means psycopg 3 here; SQLAlchemy's default would be psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """Owns the SQLAlchemy engines and hands out read and write sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _normalise(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgresql = parsed.get_backend_name() == "postgresql"
+        if self.is_sqlite:
+            db_path = parsed.database
+            if db_path and db_path != ":memory:":
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = self._sqlite_engine(immediate=True)
+            self.read_engine = self._sqlite_engine(immediate=False)
+        else:
+            self.write_engine = create_engine(self.url, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def _sqlite_engine(self, immediate: bool) -> SAEngine:
+        engine = create_engine(self.url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # Take transaction control away from the sqlite3 module so BEGIN is ours.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (what `kedja db upgrade` runs)."""
+        from .migrations import upgrade
+
+        upgrade(self.write_engine)
+
+    def check_schema(self) -> None:
+        """Refuse to run against a schema older than this release, with what to do."""
+        from .migrations import current_revision, head_revision
+
+        current = current_revision(self.read_engine)
+        if current != head_revision():
+            state = "empty" if current is None else f"at revision {current}"
+            raise SchemaOutdated(
+                f"The database {self.safe_url()} is {state}; this release needs "
+                f"{head_revision()}. Run `kedja db upgrade --db URL` first."
+            )
+
+    def has_tables(self) -> bool:
+        return inspect(self.read_engine).has_table("process_instance")
+
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)

@@ -1,0 +1,52 @@
+"""Server-side validation of form data against a task's JSON Schema.
+
+The browser may validate too, but only this counts: invalid data is never stored, and every
+problem is reported against its field (a JSON pointer such as `/rows/2/measure`) so the UI can
+put the message next to the input and keep everything else the user typed.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.validators import validator_for
+
+from .errors import Problem, ValidationError
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_text: str):  # type: ignore[no-untyped-def]
+    schema = json.loads(schema_text)
+    cls = validator_for(schema, default=Draft202012Validator)
+    return cls(schema, format_checker=FormatChecker())
+
+
+def _pointer(path) -> str:  # type: ignore[no-untyped-def]
+    return "/" + "/".join(str(p) for p in path) if path else "/"
+
+
+def validate(schema_text: str, data: Any, form_name: str) -> None:
+    """Raise `ValidationError` with one `Problem` per invalid field; return if valid."""
+    errors = sorted(_validator(schema_text).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    problems = []
+    for err in errors:
+        pointer = _pointer(err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            # Point at the missing field itself, not at its parent object.
+            missing = [name for name in err.validator_value if name not in err.instance]
+            for name in missing:
+                field = pointer.rstrip("/") + "/" + name
+                problems.append(Problem(f"'{name}' is required", file=form_name, element=field,
+                                        hint="fill in this field"))
+            continue
+        problems.append(Problem(err.message, file=form_name, element=pointer,
+                                hint="correct the value and submit again"))
+    raise ValidationError(
+        f"The form data does not match {form_name}: {len(problems)} problem(s); nothing was saved.",
+        problems,
+    )

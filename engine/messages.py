@@ -1,0 +1,153 @@
+"""Messages between instances and from outside: who waits for what, and matching.
+
+After every step an instance's waiting message catch events become `message_subscription`
+rows, so finding the receiver of a message is an indexed lookup by name. Messages an instance
+throws that nothing inside it catches go to `message_outbox` in the same transaction and are
+delivered afterwards, each in the receiver's own step: a crash between the two loses nothing,
+and a message sent before its receiver is ready waits in the outbox until it is.
+
+Correlation: a catching event's correlation properties (BPMN `correlationProperty` with a
+retrieval expression) decide which instance a message belongs to. The instance's value of a
+property is the value already established by earlier messages (SpiffWorkflow's
+`workflow.correlations`) or, before any exchange, the retrieval expression evaluated on the
+instance's own data — so the prize instance for 2026 accepts nominations whose `year` is 2026.
+The message's value is given by the caller or evaluated on its payload.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.task import Task
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .models import MessageOutbox, MessageSubscription, ProcessInstance
+
+
+@dataclass(frozen=True)
+class Subscription:
+    message_name: str
+    element_id: str
+    values: dict[str, Any]
+    expressions: dict[str, str]
+
+    def as_json(self) -> str:
+        return json.dumps({"values": self.values, "expressions": self.expressions},
+                          sort_keys=True, default=str)
+
+
+def _evaluate(workflow: BpmnWorkflow, expression: str, context: dict[str, Any]) -> Any:
+    try:
+        return workflow.script_engine.environment.evaluate(expression, dict(context))
+    except Exception:  # a property the data does not have yet: no value, no match on it
+        return None
+
+
+def waiting_subscriptions(workflow: BpmnWorkflow) -> list[Subscription]:
+    subs = []
+    for task in workflow.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, MessageEventDefinition):
+            continue
+        values, expressions = {}, {}
+        for prop in definition.correlation_properties:
+            expressions[prop.name] = prop.retrieval_expression
+            established = None
+            for key in prop.correlation_keys:
+                established = task.workflow.correlations.get(key, {}).get(prop.name, established)
+            value = established if established is not None else _evaluate(
+                workflow, prop.retrieval_expression, task.data)
+            if value is not None:
+                values[prop.name] = value
+        subs.append(Subscription(definition.name, task.task_spec.bpmn_id or task.task_spec.name,
+                                 values, expressions))
+    return subs
+
+
+def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+                       finished: bool) -> bool:
+    """Make the rows match what the instance waits for; True if a new one appeared."""
+    wanted = {} if finished else {
+        (s.message_name, s.element_id, s.as_json()): s for s in waiting_subscriptions(workflow)}
+    rows = session.scalars(
+        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)).all()
+    have = {(r.message_name, r.element_id, r.correlation): r for r in rows}
+    for key, row in have.items():
+        if key not in wanted:
+            session.delete(row)
+    added = False
+    for key in wanted:
+        if key not in have:
+            session.add(MessageSubscription(instance_id=instance.id, message_name=key[0],
+                                            element_id=key[1], correlation=key[2]))
+            added = True
+    return added
+
+
+def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """SpiffWorkflow's {key: {property: value}} -> {property: value}."""
+    flat: dict[str, Any] = {}
+    for props in correlations.values():
+        flat.update(props)
+    return flat
+
+
+def queue_thrown_messages(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+                          dump, now) -> int:  # type: ignore[no-untyped-def]
+    """Move messages nobody inside the instance caught to the outbox; returns how many."""
+    count = 0
+    for event in workflow.get_events():
+        if not isinstance(event.event_definition, MessageEventDefinition):
+            continue
+        session.add(MessageOutbox(
+            source_instance_id=instance.id, message_name=event.event_definition.name,
+            payload=dump(event.payload or {}),
+            correlation=dump(flatten_correlations(event.correlations or {})),
+            created_at=now, attempts=0))
+        count += 1
+    return count
+
+
+def matches(row: MessageSubscription, correlation: dict[str, Any], payload: dict[str, Any],
+            evaluate) -> bool:  # type: ignore[no-untyped-def]
+    """Does a message (explicit correlation values + payload) belong to this subscription?"""
+    sub = json.loads(row.correlation)
+    for prop, wanted in sub["values"].items():
+        if prop in correlation:
+            given = correlation[prop]
+        else:
+            given = evaluate(sub["expressions"].get(prop), payload)
+        if given is None or str(given) != str(wanted):
+            return False
+    return True
+
+
+def deliver(workflow: BpmnWorkflow, element_id: str, message_name: str,
+            payload: dict[str, Any], correlation: dict[str, Any]) -> Task:
+    """Hand the message to the waiting task; SpiffWorkflow copies the payload into its data."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if (isinstance(definition, MessageEventDefinition) and definition.name == message_name
+                and (task.task_spec.bpmn_id or task.task_spec.name) == element_id):
+            correlations: dict[str, dict[str, Any]] = {}
+            for prop in definition.correlation_properties:
+                value = correlation.get(prop.name)
+                if value is None:
+                    value = _evaluate(workflow, prop.retrieval_expression, payload)
+                for key in prop.correlation_keys:
+                    correlations.setdefault(key, {})[prop.name] = value
+            event = BpmnEvent(definition, payload, correlations)
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+            return task
+    raise LookupError(f"no task waits for message '{message_name}' at '{element_id}'")
+
+
+def delete_subscriptions(session: Session, instance_id: int) -> None:
+    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))

@@ -1,0 +1,116 @@
+"""Keep an instance's live state the size of what is still running, not of its whole past.
+
+SpiffWorkflow never forgets: every completed task stays in the task tree and every finished
+call activity stays in `workflow.subprocesses`. A process that loops every tertial for ten
+years would carry ten years of tasks into every step: the serialized state, the time to load
+and save it, and SpiffWorkflow's own scans over `workflow.tasks` (gateways and joins walk the
+whole tree) all grow with the instance's age.
+
+Kedja's history log already records everything that happened, so the live state only needs
+what can still influence the future. After every step we cut the tree above the lowest task
+that is an ancestor of all unfinished work, keeping that task's parent (joins and data
+inheritance look one step up), the root, and `last_task` (a finishing subprocess hands its
+data on through it). What is cut is finished, and no longer reachable from anything that can
+still run. Finished subprocesses whose call activity has completed are dropped too.
+
+A side effect worth knowing: SpiffWorkflow's parallel join looks at *every* task of its spec in
+the tree, so in a loop it can count an earlier iteration's cancelled branch as an arrived
+token. Cutting the finished iterations away removes that source of wrong joins
+(tests/test_pruning.py shows it).
+
+This module depends on the shape of SpiffWorkflow's task tree; SpiffWorkflow is pinned to one
+exact version for that reason, and the tests compare pruned and unpruned runs.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+
+def prune(workflow: BpmnWorkflow) -> int:
+    """Drop what can no longer matter; returns the number of tasks removed."""
+    removed = _prune_tree(workflow)
+    for subprocess in list(workflow.subprocesses.values()):
+        removed += _prune_tree(subprocess)
+    removed += _drop_finished_subprocesses(workflow)
+    return removed
+
+
+def _path_to_root(task: Task) -> list[UUID]:
+    path = []
+    node: Task | None = task
+    while node is not None:
+        path.append(node.id)
+        node = node.parent
+    path.reverse()
+    return path
+
+
+def _prune_tree(workflow) -> int:  # type: ignore[no-untyped-def]
+    tasks = workflow.tasks
+    root = workflow.task_tree
+    unfinished = [t for t in tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    if not unfinished:
+        return 0
+    anchors = {t.parent or t for t in unfinished}
+    if workflow.last_task is not None and workflow.last_task.id in tasks:
+        anchors.add(workflow.last_task)
+
+    # Lowest common ancestor of the anchors: the longest shared prefix of their root paths.
+    paths = [_path_to_root(a) for a in anchors]
+    common = paths[0]
+    for path in paths[1:]:
+        n = 0
+        for a, b in zip(common, path, strict=False):
+            if a != b:
+                break
+            n += 1
+        common = common[:n]
+        if len(common) <= 2:
+            return 0
+    keep_top = tasks[common[-1]]
+    if keep_top.parent is None or keep_top.parent is root:
+        return 0
+
+    keep: set[UUID] = {root.id}
+    stack = [keep_top]
+    while stack:
+        node = stack.pop()
+        keep.add(node.id)
+        stack.extend(c for c in node.children if c is not None)
+
+    doomed = [tid for tid in tasks if tid not in keep]
+    event_tasks = workflow.top_workflow.event_manager.tasks
+    for tid in doomed:
+        del tasks[tid]
+        event_tasks.pop(tid, None)
+    keep_top._parent = root.id
+    root._children = [keep_top.id]
+    return len(doomed)
+
+
+def _drop_finished_subprocesses(workflow: BpmnWorkflow) -> int:
+    removed = 0
+    changed = True
+    while changed:
+        changed = False
+        for task_id, subprocess in list(workflow.subprocesses.items()):
+            owner = _find_task(workflow, task_id)
+            if owner is None or owner.has_state(TaskState.FINISHED_MASK):
+                removed += len(subprocess.tasks)
+                del workflow.subprocesses[task_id]
+                changed = True
+    return removed
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID) -> Task | None:
+    if task_id in workflow.tasks:
+        return workflow.tasks[task_id]
+    for subprocess in workflow.subprocesses.values():
+        if task_id in subprocess.tasks:
+            return subprocess.tasks[task_id]
+    return None

@@ -1,0 +1,228 @@
+"""Deploying bundles as versioned process definitions.
+
+A bundle (BPMN, DMN and form files) is read and checked by `engine.bundle` — hardened XML,
+the BPMN XSD, SpiffWorkflow's parser, Kedja's rules — and every executable process in it
+becomes a definition keyed by its BPMN process id. The version goes up only when the files
+that process needs change (a content hash over them): deploying the same thing twice is a
+no-op, and a change to one process does not create versions of its neighbours. The files are
+stored verbatim with the deployment, so the modeller opens exactly what runs, and the
+parsed spec is stored too, so starting an instance never parses XML again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .actors import Actor
+from .bundle import Bundle, compile_bundle
+from .clock import Clock, from_storage, to_storage
+from .database import Database
+from .errors import Conflict, NotFound
+from .history import History, PendingEvent
+from .models import BundleFile, Deployment, ProcessDefinition
+from .serialization import StateCodec
+
+
+@dataclass(frozen=True)
+class DefinitionInfo:
+    id: int
+    key: str
+    version: int
+    name: str | None
+    content_hash: str
+    deployed_at: datetime
+    deployed_by: str
+    files: list[str]
+    forms: dict[str, str]
+
+    @classmethod
+    def of(cls, row: ProcessDefinition) -> DefinitionInfo:
+        return cls(row.id, row.key, row.version, row.name, row.content_hash,
+                   from_storage(row.deployed_at), row.deployed_by, json.loads(row.files),
+                   json.loads(row.forms))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["deployed_at"] = self.deployed_at.isoformat()
+        return d
+
+
+@dataclass(frozen=True)
+class DeployedProcess:
+    definition: DefinitionInfo
+    created: bool  # False: the same content was already deployed as this version
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Repository:
+    """Deploy bundles; look definitions, their files and their parsed specs up."""
+
+    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
+                 script_engine: Any) -> None:
+        self.db = db
+        self.codec = codec
+        self.clock = clock
+        self.history = history
+        self.script_engine = script_engine
+        self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    # -- deploy ---------------------------------------------------------------------------
+
+    def deploy(self, source: Bundle | Iterable[str | Path], actor: Actor) -> list[DeployedProcess]:
+        """Deploy every executable process of the bundle; raises `ValidationError` if any
+        file has a problem (then nothing is stored)."""
+        bundle = source if isinstance(source, Bundle) else Bundle.from_paths(source)
+        compiled = compile_bundle(bundle, self.script_engine)
+        file_hashes = {name: _sha(data) for name, data in bundle.files.items()}
+        bundle_hash = _sha(json.dumps(sorted(file_hashes.items())).encode())
+        now = self.clock.now()
+        try:
+            with self.db.write() as session:
+                results = self._store(session, bundle, compiled, file_hashes, bundle_hash, now,
+                                      actor)
+        except IntegrityError as exc:
+            raise Conflict("Another deployment of the same process was stored at the same "
+                           "moment; nothing was saved. Deploy again.") from exc
+        return results
+
+    def _store(self, session: Session, bundle: Bundle, compiled: Any, file_hashes: dict[str, str],
+               bundle_hash: str, now: datetime, actor: Actor) -> list[DeployedProcess]:
+        results: list[DeployedProcess] = []
+        deployment: Deployment | None = None
+        events: list[PendingEvent] = []
+        for key, build in sorted(compiled.processes.items()):
+            content_hash = _sha(json.dumps([(f, file_hashes[f]) for f in build.files]).encode())
+            latest = session.scalars(
+                select(ProcessDefinition).where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            if latest is not None and latest.content_hash == content_hash:
+                results.append(DeployedProcess(DefinitionInfo.of(latest), created=False))
+                continue
+            if deployment is None:
+                deployment = Deployment(deployed_at=to_storage(now), deployed_by=actor.id,
+                                        bundle_hash=bundle_hash)
+                session.add(deployment)
+                session.flush()
+                for name, data in sorted(bundle.files.items()):
+                    session.add(BundleFile(deployment_id=deployment.id, name=name,
+                                           sha256=file_hashes[name], content=data))
+            row = ProcessDefinition(
+                key=key, version=(latest.version + 1) if latest else 1, name=build.name,
+                content_hash=content_hash, deployment_id=deployment.id,
+                deployed_at=to_storage(now), deployed_by=actor.id,
+                files=json.dumps(build.files), forms=json.dumps(build.user_task_forms),
+                spec_json=self.codec.dump_specs(build.spec, build.subprocess_specs),
+                start_messages=json.dumps(_start_messages(build.spec)),
+            )
+            session.add(row)
+            session.flush()
+            events.append(PendingEvent("definition.deployed", actor.id,
+                                       {"key": key, "version": row.version,
+                                        "content_hash": content_hash, "files": build.files}))
+            results.append(DeployedProcess(DefinitionInfo.of(row), created=True))
+        if events:
+            self.history.append_to_repository(session, events, now)
+        return results
+
+    # -- look-ups -------------------------------------------------------------------------
+
+    def definitions(self, key: str | None = None, latest_only: bool = False) -> list[DefinitionInfo]:
+        with self.db.read() as session:
+            query = select(ProcessDefinition)
+            if key is not None:
+                query = query.where(ProcessDefinition.key == key)
+            if latest_only:
+                newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version)
+                                 .label("v")).group_by(ProcessDefinition.key).subquery())
+                query = query.join(newest, (ProcessDefinition.key == newest.c.key)
+                                   & (ProcessDefinition.version == newest.c.v))
+            rows = session.scalars(query.order_by(ProcessDefinition.key,
+                                                  ProcessDefinition.version)).all()
+            return [DefinitionInfo.of(r) for r in rows]
+
+    def get(self, key: str, version: int | None = None) -> DefinitionInfo:
+        with self.db.read() as session:
+            return DefinitionInfo.of(self.row(session, key, version))
+
+    def row(self, session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+        query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+        if version is None:
+            query = query.order_by(ProcessDefinition.version.desc()).limit(1)
+        else:
+            query = query.where(ProcessDefinition.version == version)
+        row = session.scalars(query).first()
+        if row is None:
+            known = ", ".join(d.key for d in self.definitions(latest_only=True)) or "none"
+            which = f"'{key}'" + (f" version {version}" if version is not None else "")
+            raise NotFound(f"No process definition {which} is deployed (deployed: {known}). "
+                           "Deploy it with `kedja deploy PATH`.")
+        return row
+
+    def files(self, definition_id: int) -> dict[str, bytes]:
+        """The definition's files exactly as deployed (for the modeller and downloads)."""
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"There is no process definition with id {definition_id}.")
+            names = json.loads(row.files)
+            files = session.scalars(select(BundleFile).where(
+                BundleFile.deployment_id == row.deployment_id, BundleFile.name.in_(names)))
+            return {f.name: f.content for f in files}
+
+    def form(self, definition_id: int, name: str) -> str:
+        files = self.files(definition_id)
+        if name not in files:
+            raise NotFound(f"The form '{name}' is not part of definition {definition_id}.")
+        return files[name].decode("utf-8")
+
+    def specs(self, definition_id: int) -> tuple[Any, dict[str, Any]]:
+        """The parsed spec and subprocess specs, restored once per process lifetime."""
+        with self._lock:
+            cached = self._specs.get(definition_id)
+        if cached is not None:
+            return cached
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"There is no process definition with id {definition_id}.")
+            text = row.spec_json
+        specs = self.codec.load_specs(text)
+        with self._lock:
+            self._specs[definition_id] = specs
+        return specs
+
+    def start_message_definitions(self, message_name: str) -> list[DefinitionInfo]:
+        """Latest definitions that a message with this name starts."""
+        return [d for d in self.definitions(latest_only=True)
+                if message_name in self._start_messages(d.id)]
+
+    def _start_messages(self, definition_id: int) -> list[str]:
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            return json.loads(row.start_messages) if row else []
+
+
+def _start_messages(spec: Any) -> list[str]:
+    names = []
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if (isinstance(definition, MessageEventDefinition)
+                and type(task_spec).__name__ == "StartEvent"):
+            names.append(definition.name)
+    return sorted(set(names))

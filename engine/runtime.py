@@ -1,0 +1,355 @@
+"""Process instances: start, step, correlate messages, suspend, resume, terminate, retry.
+
+The verbs an operator or an integration uses on instances. Each is one `StepRunner` step (see
+`engine/steps.py` for the transaction and failure rules); this module decides what the step
+does and what the history says about it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import messages
+from .actors import Actor, system_actor
+from .clock import Clock, from_storage, to_storage
+from .database import Database
+from .errors import Conflict, InvalidState, NotFound
+from .history import History, PendingEvent
+from .models import (
+    HumanTask,
+    Incident,
+    MessageOutbox,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+)
+from .repository import Repository
+from .serialization import SPIFF_STATE_VERSION, StateCodec
+from .steps import StepContext, StepOutcome, StepRunner
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: int
+    key: str
+    version: int
+    definition_id: int
+    business_key: str | None
+    state: str
+    started_at: datetime
+    started_by: str
+    ended_at: datetime | None
+    open_incidents: list[dict[str, Any]]
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["started_at"] = self.started_at.isoformat()
+        d["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        return d
+
+
+@dataclass(frozen=True)
+class Started:
+    instance_id: int
+    incident: str | None
+
+
+class Runtime:
+    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
+                 repository: Repository, steps: StepRunner) -> None:
+        self.db = db
+        self.codec = codec
+        self.clock = clock
+        self.history = history
+        self.repository = repository
+        self.steps = steps
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(self, key: str, data: dict[str, Any] | None = None, actor: Actor | None = None,
+              version: int | None = None, business_key: str | None = None) -> Started:
+        """Start an instance of `key` (latest version unless given) and run it to its first
+        wait state. If that first run fails, the instance is kept at its start with an
+        incident, so the request is not lost."""
+        actor = actor or system_actor()
+        with self.db.read() as session:
+            definition_id = self.repository.row(session, key, version).id
+        instance_id = self._create(definition_id, data or {}, actor, business_key)
+        outcome = self.steps.run(instance_id, lambda ctx: None, actor)
+        self.deliver_pending()
+        return Started(instance_id, outcome.incident)
+
+    def _create(self, definition_id: int, data: dict[str, Any], actor: Actor,
+                business_key: str | None) -> int:
+        spec, subprocess_specs = self.repository.specs(definition_id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.steps.script_engine)
+        # The root task's data is what every later task inherits.
+        workflow.task_tree.data.update(data)
+        now = self.clock.now()
+        with self.db.write() as session:
+            definition = session.get(ProcessDefinition, definition_id)
+            instance = ProcessInstance(
+                definition_id=definition_id, key=definition.key, business_key=business_key,
+                state="running", started_at=to_storage(now), started_by=actor.id,
+                workflow_state=self.codec.dump_state(workflow),
+                serializer_version=SPIFF_STATE_VERSION, history_seq=0, history_hash="",
+            )
+            session.add(instance)
+            session.flush()
+            self.history.append_to_instance(session, instance, [PendingEvent(
+                "instance.started", actor.id,
+                {"key": definition.key, "version": definition.version, "data": data,
+                 "business_key": business_key})], now)
+        return instance.id
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def step(self, instance_id: int, actor: Actor | None = None) -> StepOutcome:
+        """Run whatever is runnable now (timers that are due, work left by a retry)."""
+
+        def refresh(ctx: StepContext) -> None:
+            ctx.workflow.refresh_timers()
+
+        outcome = self.steps.run(instance_id, refresh, actor or system_actor())
+        self.deliver_pending()
+        return outcome
+
+    def retry(self, instance_id: int, actor: Actor) -> StepOutcome:
+        """Resolve the open incidents and continue; a new incident if it fails again."""
+
+        def resolve(ctx: StepContext) -> None:
+            open_incidents = ctx.session.scalars(select(Incident).where(
+                Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None))).all()
+            if not open_incidents:
+                raise InvalidState(f"Instance {instance_id} has no open incident to retry.")
+            for incident in open_incidents:
+                incident.resolved_at = to_storage(ctx.now)
+                incident.resolved_by = actor.id
+            ctx.has_open_incident = False
+            ctx.record("incident.retried", {"incidents": [i.id for i in open_incidents]})
+            ctx.workflow.refresh_timers()
+
+        outcome = self.steps.run(instance_id, resolve, actor, keep_on_failure=False)
+        self.deliver_pending()
+        return outcome
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> None:
+        def change(ctx: StepContext) -> None:
+            if ctx.instance.state != "running":
+                raise InvalidState(f"Instance {instance_id} is {ctx.instance.state}, not running.")
+            ctx.instance.state = "suspended"
+            ctx.continue_engine = False
+            ctx.record("instance.suspended", {"reason": reason})
+
+        self.steps.run(instance_id, change, actor)
+
+    def resume(self, instance_id: int, actor: Actor, reason: str = "") -> None:
+        def change(ctx: StepContext) -> None:
+            if ctx.instance.state != "suspended":
+                raise InvalidState(f"Instance {instance_id} is {ctx.instance.state}, "
+                                   "not suspended.")
+            ctx.instance.state = "running"
+            ctx.record("instance.resumed", {"reason": reason})
+            ctx.workflow.refresh_timers()
+
+        self.steps.run(instance_id, change, actor, allow_suspended=True)
+        self.deliver_pending()
+
+    def terminate(self, instance_id: int, actor: Actor, reason: str = "") -> None:
+        def change(ctx: StepContext) -> None:
+            ctx.workflow.cancel()
+            ctx.instance.state = "terminated"
+            ctx.instance.ended_at = to_storage(ctx.now)
+            ctx.continue_engine = False
+            ctx.record("instance.terminated", {"reason": reason})
+
+        self.steps.run(instance_id, change, actor, allow_suspended=True)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def correlate(self, message_name: str, payload: dict[str, Any] | None = None,
+                  correlation: dict[str, Any] | None = None,
+                  actor: Actor | None = None) -> int:
+        """Deliver a message to the one instance waiting for it, or start the process whose
+        start event it is. Returns the instance id. Ambiguity is an error, not a guess."""
+        actor = actor or system_actor()
+        payload, correlation = payload or {}, correlation or {}
+        target = self._find_receiver(message_name, payload, correlation)
+        if target is not None:
+            instance_id, element_id = target
+            self._deliver(instance_id, element_id, message_name, payload, correlation, actor)
+            self.deliver_pending()
+            return instance_id
+        starters = self.repository.start_message_definitions(message_name)
+        if len(starters) == 1:
+            instance_id = self._create(starters[0].id, {}, actor, None)
+            self.steps.run(instance_id, lambda ctx: None, actor)  # reach the start event
+            self._deliver(instance_id, None, message_name, payload, correlation, actor)
+            self.deliver_pending()
+            return instance_id
+        if len(starters) > 1:
+            raise Conflict(f"Message '{message_name}' starts several processes "
+                           f"({', '.join(d.key for d in starters)}); Kedja will not guess.")
+        where = f" with correlation {correlation}" if correlation else ""
+        raise NotFound(f"No instance is waiting for message '{message_name}'{where}, and no "
+                       "deployed process starts with it. Check the message name and the "
+                       "correlation values.")
+
+    def _find_receiver(self, message_name: str, payload: dict[str, Any],
+                       correlation: dict[str, Any]) -> tuple[int, str] | None:
+        environment = self.steps.script_engine.environment
+
+        def evaluate(expression: str | None, context: dict[str, Any]) -> Any:
+            if not expression:
+                return None
+            try:
+                return environment.evaluate(expression, dict(context))
+            except Exception:
+                return None
+
+        with self.db.read() as session:
+            rows = session.scalars(select(MessageSubscription).where(
+                MessageSubscription.message_name == message_name)
+                .order_by(MessageSubscription.id)).all()
+            hits = [r for r in rows if messages.matches(r, correlation, payload, evaluate)]
+        instances = sorted({r.instance_id for r in hits})
+        if len(instances) > 1:
+            raise Conflict(f"{len(instances)} instances ({', '.join(map(str, instances))}) wait "
+                           f"for message '{message_name}' and the correlation does not single "
+                           "one out; give correlation values that identify the receiver.")
+        return (hits[0].instance_id, hits[0].element_id) if hits else None
+
+    def _deliver(self, instance_id: int, element_id: str | None, message_name: str,
+                 payload: dict[str, Any], correlation: dict[str, Any], actor: Actor) -> None:
+        def change(ctx: StepContext) -> None:
+            target = element_id
+            if target is None:  # a message start event: the only waiting subscription
+                subs = messages.waiting_subscriptions(ctx.workflow)
+                target = next(s.element_id for s in subs if s.message_name == message_name)
+            messages.deliver(ctx.workflow, target, message_name, payload, correlation)
+            ctx.record("message.received", {"name": message_name, "payload": payload,
+                                            "correlation": correlation}, element_id=target)
+
+        self.steps.run(instance_id, change, actor)
+
+    def deliver_pending(self, limit: int = 100) -> int:
+        """Deliver queued messages whose receiver now waits; returns how many went out."""
+        delivered = 0
+        with self.db.read() as session:
+            pending = session.scalars(select(MessageOutbox).order_by(MessageOutbox.id)
+                                      .limit(limit)).all()
+        for message in pending:
+            payload = self.codec.load_data(message.payload) or {}
+            correlation = self.codec.load_data(message.correlation) or {}
+            try:
+                target = self._find_receiver(message.message_name, payload, correlation)
+            except Conflict as exc:
+                self._note_outbox_error(message.id, str(exc))
+                continue
+            if target is None:
+                continue
+            instance_id, element_id = target
+
+            def change(ctx: StepContext, message_id=message.id, element_id=element_id,
+                       payload=payload, correlation=correlation, name=message.message_name,
+                       source=message.source_instance_id) -> None:
+                row = ctx.session.get(MessageOutbox, message_id)
+                if row is None:  # delivered by another process meanwhile
+                    ctx.continue_engine = False
+                    return
+                ctx.session.delete(row)
+                messages.deliver(ctx.workflow, element_id, name, payload, correlation)
+                ctx.record("message.received", {"name": name, "payload": payload,
+                                                "from_instance": source}, element_id=element_id)
+
+            try:
+                self.steps.run(instance_id, change, system_actor())
+                delivered += 1
+            except Conflict:
+                continue
+        return delivered
+
+    def _note_outbox_error(self, message_id: int, error: str) -> None:
+        with self.db.write() as session:
+            row = session.get(MessageOutbox, message_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, instance_id: int, with_data: bool = True) -> InstanceInfo:
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            return self._info(session, row, with_data)
+
+    def list(self, key: str | None = None, state: str | None = None, limit: int = 100,
+             offset: int = 0) -> list[InstanceInfo]:
+        with self.db.read() as session:
+            query = select(ProcessInstance)
+            if key:
+                query = query.where(ProcessInstance.key == key)
+            if state:
+                query = query.where(ProcessInstance.state == state)
+            rows = session.scalars(query.order_by(ProcessInstance.id.desc())
+                                   .limit(limit).offset(offset)).all()
+            return [self._info(session, r, with_data=False) for r in rows]
+
+    def count(self, state: str | None = None) -> int:
+        with self.db.read() as session:
+            query = select(func.count()).select_from(ProcessInstance)
+            if state:
+                query = query.where(ProcessInstance.state == state)
+            return session.scalar(query) or 0
+
+    def _info(self, session: Session, row: ProcessInstance, with_data: bool) -> InstanceInfo:
+        definition = session.get(ProcessDefinition, row.definition_id)
+        incidents = session.scalars(select(Incident).where(
+            Incident.instance_id == row.id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id)).all()
+        data: dict[str, Any] = {}
+        if with_data:
+            data = self._current_data(row)
+        return InstanceInfo(
+            id=row.id, key=row.key, version=definition.version, definition_id=row.definition_id,
+            business_key=row.business_key, state=row.state,
+            started_at=from_storage(row.started_at), started_by=row.started_by,
+            ended_at=from_storage(row.ended_at),
+            open_incidents=[{"id": i.id, "element_id": i.element_id, "message": i.message,
+                             "created_at": from_storage(i.created_at).isoformat()}
+                            for i in incidents],
+            data=data,
+        )
+
+    def _current_data(self, row: ProcessInstance) -> dict[str, Any]:
+        """The data of the instance's most recent task (what a person would call "the case")."""
+        workflow = self.steps.load(row)
+        task = workflow.last_task or workflow.task_tree
+        data = dict(workflow.data)
+        data.update(task.data)
+        return json.loads(self.codec.dump_data(data))
+
+    def workflow(self, instance_id: int) -> BpmnWorkflow:
+        """A read-only copy of the SpiffWorkflow state (for diagrams and diagnostics)."""
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            return self.steps.load(row)
+
+    def open_tasks_count(self, instance_id: int) -> int:
+        with self.db.read() as session:
+            return session.scalar(select(func.count()).select_from(HumanTask).where(
+                HumanTask.instance_id == instance_id, HumanTask.state == "open")) or 0

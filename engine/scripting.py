@@ -1,0 +1,263 @@
+"""The sandbox that runs the Python in uploaded BPMN: scripts, conditions and expressions.
+
+Why: a deployed diagram is code. Its script tasks, gateway conditions and DMN cells are run by
+the engine with the engine's own privileges, so whoever may upload a diagram could otherwise
+read files, open sockets or take over the server. SpiffWorkflow's default environment is a plain
+``exec``/``eval`` with every builtin, so Kedja replaces it with RestrictedPython: the source is
+compiled by RestrictedPython's policy (which rewrites attribute, item and iteration access into
+guarded calls) and runs with a small set of builtins.
+
+What a process owner may write: task data as variables; arithmetic, strings and their methods;
+lists, dicts, sets and tuples (building, item assignment, comprehensions, ``for a, b in ...``,
+``x += 1``); ``if``/``for``/``while``/``def``/``lambda``/``try``; the builtins ``len min max sum
+sorted any all enumerate zip range list dict set tuple str int float bool round abs isinstance
+map filter reversed`` and a few more; ``datetime date timedelta timezone Decimal math``; and any
+function the host adds (``make_script_engine(extra_globals=...)``). ``print`` is accepted and
+its output discarded.
+
+What is refused: ``import``, class definitions, any name or attribute starting with ``_``
+(``__class__``, ``__globals__``, ``__dict__``...), ``eval``/``exec``/``compile``, ``open``,
+``getattr``/``type``/``globals``/``vars``/``dir`` and ``str.format`` (its ``{0.__class__}``
+fields reach private attributes; use f-strings) and ``d[k] += 1`` (write ``d[k] = d[k] + 1``).
+Most of these are caught at compile time, so `check_source` rejects them at deploy, before
+anything runs. The sandbox limits what a script can reach, not how long it runs or how much
+memory it takes.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import datetime as _dt
+import functools
+import math
+import operator
+import re
+import textwrap
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from RestrictedPython import (
+    CompileResult,
+    PrintCollector,
+    RestrictingNodeTransformer,
+    compile_restricted_eval,
+    compile_restricted_exec,
+    safe_builtins,
+)
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr_raise,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import WorkflowException
+
+from engine.errors import ScriptError
+
+__all__ = [
+    "KedjaScriptEngine", "RestrictedEnvironment", "SandboxViolation", "check_source",
+    "make_script_engine",
+]
+
+_EXTRA_BUILTINS = (
+    "len", "min", "max", "sum", "sorted", "any", "all", "enumerate", "zip", "range", "list",
+    "dict", "set", "frozenset", "tuple", "str", "int", "float", "bool", "round", "abs",
+    "isinstance", "map", "filter", "reversed",
+)
+# Gone from RestrictedPython's safe_builtins: classes, and exceptions that would stop the host.
+_DROPPED = {"__build_class__", "setattr", "delattr", "BaseException", "SystemExit",
+            "KeyboardInterrupt", "GeneratorExit"}
+_BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _DROPPED}
+_BUILTINS.update({name: getattr(builtins, name) for name in _EXTRA_BUILTINS})
+
+SAFE_GLOBALS: dict[str, Any] = {
+    "datetime": _dt.datetime, "date": _dt.date, "timedelta": _dt.timedelta,
+    "timezone": _dt.timezone, "Decimal": Decimal, "math": math,
+}
+# Builtins left out on purpose. Calling one is refused at compile time: task data cannot hold
+# functions, so such a call can only mean the builtin. (A bare `open` is a plain NameError.)
+_REFUSED_NAMES = frozenset((
+    "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "hasattr", "globals",
+    "locals", "vars", "dir", "type", "input", "breakpoint", "help", "memoryview", "bytearray",
+    "object", "super", "property", "classmethod", "staticmethod", "exit", "quit", "format",
+))
+
+_INPLACE = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "@=": operator.imatmul,
+    "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior,
+    "^=": operator.ixor,
+}
+
+
+def _inplacevar(op: str, target: Any, value: Any) -> Any:  # x += 1: x = _inplacevar_("+=", x, 1)
+    return _INPLACE[op](target, value)
+
+
+def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:  # f(*a, **kw): _apply_(f, *a, **kw)
+    return func(*args, **kwargs)
+
+
+# What RestrictedPython's rewritten code calls. Applied last, so task data cannot shadow them.
+_GUARDS: dict[str, Any] = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": safer_getattr_raise,  # no "_" names, no str.format; missing attribute raises
+    "_getitem_": operator.getitem,
+    "_getiter_": iter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,  # item assignment on dict/list only
+    "_inplacevar_": _inplacevar,
+    "_print_": PrintCollector,  # print() output is collected and dropped
+    "_apply_": _apply,
+}
+
+
+class _KedjaPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus: no imports, classes, refused builtins or str.format."""
+
+    def visit_Import(self, node: Any) -> Any:
+        self.error(node, "Imports are not allowed in Kedja scripts")
+        return node
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node: Any) -> Any:
+        self.error(node, "Class definitions are not allowed in Kedja scripts")
+        return node
+
+    def visit_Call(self, node: Any) -> Any:
+        if isinstance(node.func, ast.Name) and node.func.id in _REFUSED_NAMES:
+            self.error(node, f"'{node.func.id}' is not available in Kedja scripts")
+        return super().visit_Call(node)
+
+    def visit_Attribute(self, node: Any) -> Any:
+        if node.attr in ("format", "format_map"):
+            self.error(node, f"str.{node.attr}() is not allowed in Kedja scripts, use an f-string")
+        return super().visit_Attribute(node)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: str) -> CompileResult:
+    compiler = {"exec": compile_restricted_exec, "eval": compile_restricted_eval}.get(mode)
+    if compiler is None:
+        raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
+    # Diagrams indent their text: "\n      amount > 10\n    " is a fine condition.
+    source = source.strip() if mode == "eval" else textwrap.dedent(source)
+    # Filename '<string>' lets SpiffWorkflow find the failing line in the traceback.
+    return compiler(source, "<string>", policy=_KedjaPolicy)
+
+
+def check_source(source: str, mode: str) -> list[str]:
+    """Compile-only check for deploy: the messages of every rule `source` breaks, or []."""
+    return list(_compile(source, mode).errors)
+
+
+class SandboxViolation(ScriptError, SyntaxError):
+    """Source that breaks a sandbox rule. A SyntaxError too, so SpiffWorkflow fills in
+    ``line_number`` and ``error_line`` of the WorkflowTaskException it wraps this in."""
+
+    __str__ = Exception.__str__
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        rules = "; ".join(error.rstrip(".") for error in errors)
+        super().__init__(f"Refused by the Kedja script sandbox: {rules}")
+        line = re.match(r"Line (\d+):", errors[0])
+        self.msg, self.lineno = self.args[0], int(line.group(1)) if line else 0
+
+
+def _code(source: str, mode: str) -> Any:
+    result = _compile(source, mode)
+    if result.errors:
+        raise SandboxViolation(result.errors)
+    return result.code
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow's TaskDataEnvironment semantics, with RestrictedPython compiling the code.
+
+    Task data are the script's variables; after `execute`, what the script assigned stays in the
+    task data and the globals, functions and `external_context` entries are removed again.
+    """
+
+    def __init__(self, environment_globals: dict[str, Any] | None = None) -> None:
+        super().__init__({**SAFE_GLOBALS, **(environment_globals or {})})
+
+    def evaluate(
+        self, expression: str, context: dict, external_context: dict | None = None
+    ) -> Any:
+        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
+        return eval(_code(expression, "eval"), namespace)  # noqa: S307 - restricted, guarded
+
+    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
+        external_context = external_context or {}
+        self.check_for_overwrite(context, external_context)
+        code = _code(script, "exec")
+        context.update({**self.globals, **external_context, **_GUARDS})
+        try:
+            exec(code, context)  # noqa: S102 - restricted code, guarded namespace
+        finally:
+            self._remove_globals_and_functions_from_context(context, external_context)
+        return True
+
+    def _remove_globals_and_functions_from_context(
+        self, context: dict, external_context: dict | None = None
+    ) -> None:
+        drop = {*_GUARDS, *self.globals, *(external_context or {})}
+        for key in [k for k, v in context.items() if k in drop or callable(v)]:
+            del context[key]
+
+    def check_for_overwrite(self, context: dict, external_context: dict) -> None:
+        clash = (set(self.globals) | set(external_context)).intersection(context)
+        if clash:
+            raise ValueError(
+                "You have task data that overwrites a predefined function(s). Please change the "
+                f"following variable or field name(s) to something else: {sorted(clash)}"
+            )
+
+
+class KedjaScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine whose errors say, in their text, which element failed and why.
+
+    SpiffWorkflow's WorkflowTaskException names the element only in attributes
+    (``exc.task_spec.bpmn_id`` / ``.bpmn_name``), and for expressions drops the cause's message.
+    """
+
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
+        try:
+            return super().evaluate(task, expression, external_context)
+        except WorkflowException as err:
+            _explain(err, task)
+            raise
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> Any:
+        try:
+            return super().execute(task, script, external_context)
+        except WorkflowException as err:
+            _explain(err, task)
+            raise
+
+
+def _explain(err: WorkflowException, task: Any) -> None:
+    """Add the cause and the element to the message, once; also set ``err.element``."""
+    if getattr(err, "element", None) is not None:
+        return
+    spec = err.task_spec or task.task_spec
+    err.element = getattr(spec, "bpmn_id", None) or spec.name
+    cause = err.__context__
+    if cause and not isinstance(cause, WorkflowException) and str(cause) not in str(err):
+        err.add_note(f"{type(cause).__name__}: {cause}")
+    name = getattr(spec, "bpmn_name", None)
+    err.add_note(f"In element '{err.element}'" + (f" ('{name}')" if name else ""))
+
+
+def make_script_engine(extra_globals: dict[str, Any] | None = None) -> PythonScriptEngine:
+    """The script engine for Kedja workflows; `extra_globals` adds host functions scripts may call.
+
+    Host functions run unsandboxed: they must only take and return plain data.
+    """
+    return KedjaScriptEngine(environment=RestrictedEnvironment(extra_globals))

@@ -1,0 +1,292 @@
+"""The human-task store: list, claim, unclaim, save a draft, complete.
+
+Lists read the mirrored `human_task` rows (indexed by state, role, organisation, assignee), so
+a task list costs the same however many instances run. Completing a task is an engine step:
+the form data is validated against the task's JSON Schema first (field-level problems,
+nothing stored when invalid), then applied and the instance continued in one transaction.
+
+Two people completing the same task at once: one wins, the other gets `Conflict` naming who
+completed it. Two people completing *different* tasks of one instance at once both succeed:
+the loser of the version race is retried automatically while its task is still open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from . import forms
+from .actors import Actor
+from .clock import Clock, from_storage, to_storage
+from .database import Database
+from .errors import Conflict, NotFound, NotPermitted, ValidationError
+from .history import History, PendingEvent
+from .models import HumanTask, ProcessInstance, TaskCandidate
+from .repository import Repository
+from .serialization import StateCodec
+from .steps import StepContext, StepOutcome, StepRunner
+
+COMPLETE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: int
+    instance_id: int
+    definition_key: str
+    definition_version: int
+    element_id: str
+    name: str | None
+    documentation: str | None
+    lane: str | None
+    role: str | None
+    organisation: str | None
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_groups: list[str]
+    due_at: datetime | None
+    priority: int
+    form_schema: str | None
+    form_ui_schema: str | None
+    state: str
+    created_at: datetime
+    claimed_at: datetime | None
+    claimed_by: str | None
+    completed_at: datetime | None
+    completed_by: str | None
+    draft: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: HumanTask, codec: StateCodec) -> TaskInfo:
+        return cls(
+            row.id, row.instance_id, row.definition_key, row.definition_version, row.element_id,
+            row.name, row.documentation, row.lane, row.role, row.organisation, row.assignee,
+            json.loads(row.candidate_users), json.loads(row.candidate_groups),
+            from_storage(row.due_at), row.priority, row.form_schema, row.form_ui_schema,
+            row.state, from_storage(row.created_at), from_storage(row.claimed_at),
+            row.claimed_by, from_storage(row.completed_at), row.completed_by,
+            codec.load_data(row.draft),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        for k, v in d.items():
+            if isinstance(v, datetime):
+                d[k] = v.isoformat()
+        return d
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[TaskInfo]
+    total: int
+    limit: int
+    offset: int
+
+
+class Tasks:
+    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
+                 repository: Repository, steps: StepRunner, deliver_pending) -> None:  # type: ignore[no-untyped-def]
+        self.db = db
+        self.codec = codec
+        self.clock = clock
+        self.history = history
+        self.repository = repository
+        self.steps = steps
+        self._deliver_pending = deliver_pending
+
+    # -- queries --------------------------------------------------------------------------
+
+    def get(self, task_id: int) -> TaskInfo:
+        with self.db.read() as session:
+            return TaskInfo.of(self._row(session, task_id), self.codec)
+
+    def list(self, *, actor: Actor | None = None, instance_id: int | None = None,
+             state: str = "open", scope: str = "all", limit: int = 50,
+             offset: int = 0) -> Page:
+        """Tasks by state; for an actor, only those they may see.
+
+        `scope` (with an actor): "mine" — assigned to them; "claimable" — unassigned and they
+        may claim; "all" — both.
+        """
+        from sqlalchemy import func
+
+        query = select(HumanTask)
+        if state != "any":
+            query = query.where(HumanTask.state == state)
+        if instance_id is not None:
+            query = query.where(HumanTask.instance_id == instance_id)
+        if actor is not None:
+            query = query.where(self._visible_to(actor, scope))
+        with self.db.read() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            order = (HumanTask.completed_at.desc(), HumanTask.id.desc()) if state == "completed" \
+                else (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+            rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+            return Page([TaskInfo.of(r, self.codec) for r in rows], total, limit, offset)
+
+    def _visible_to(self, actor: Actor, scope: str):  # type: ignore[no-untyped-def]
+        mine = HumanTask.assignee == actor.id
+        if actor.admin:
+            eligible = HumanTask.assignee.is_(None)
+        else:
+            by_grant = [and_(HumanTask.role == role, True if org is None else
+                             HumanTask.organisation == org) for role, org in actor.grants]
+            candidate = HumanTask.id.in_(select(TaskCandidate.task_id).where(or_(
+                and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
+                and_(TaskCandidate.kind == "group", TaskCandidate.value.in_(actor.roles)))))
+            eligible = and_(HumanTask.assignee.is_(None), or_(candidate, *by_grant)
+                            if by_grant else candidate)
+        if scope == "mine":
+            return mine
+        if scope == "claimable":
+            return eligible
+        return or_(mine, eligible)
+
+    def _row(self, session: Session, task_id: int) -> HumanTask:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound(f"There is no task {task_id}.")
+        return row
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def may_work_on(self, actor: Actor, row: HumanTask) -> bool:
+        if actor.admin or row.assignee == actor.id:
+            return True
+        if row.assignee is not None:
+            return False
+        return (actor.id in json.loads(row.candidate_users)
+                or bool(actor.roles & set(json.loads(row.candidate_groups)))
+                or actor.holds(row.role, row.organisation))
+
+    def _check_open(self, row: HumanTask) -> None:
+        if row.state == "completed":
+            raise Conflict(f"Task {row.id} ('{row.name}') was already completed by "
+                           f"{row.completed_by} at {from_storage(row.completed_at):%Y-%m-%d %H:%M} "
+                           "UTC; your change was not saved.")
+        if row.state != "open":
+            raise Conflict(f"Task {row.id} ('{row.name}') is no longer open ({row.state}); "
+                           "the process has moved on.")
+
+    # -- claim, unclaim, draft ------------------------------------------------------------
+
+    def claim(self, task_id: int, actor: Actor) -> TaskInfo:
+        return self._assign(task_id, actor, claim=True)
+
+    def unclaim(self, task_id: int, actor: Actor) -> TaskInfo:
+        return self._assign(task_id, actor, claim=False)
+
+    def _assign(self, task_id: int, actor: Actor, claim: bool) -> TaskInfo:
+        now = self.clock.now()
+        with self.db.write() as session:
+            row = self._row(session, task_id)
+            self._check_open(row)
+            if claim:
+                if row.assignee == actor.id:
+                    return TaskInfo.of(row, self.codec)
+                if row.assignee is not None:
+                    raise Conflict(f"Task {task_id} is already claimed by {row.assignee}.")
+                if not self.may_work_on(actor, row):
+                    raise NotPermitted(f"{actor.id} may not claim task {task_id} "
+                                       f"(role {row.role}, organisation {row.organisation}).")
+                row.assignee, row.claimed_by, row.claimed_at = actor.id, actor.id, to_storage(now)
+                kind = "task.claimed"
+            else:
+                if row.assignee is None:
+                    return TaskInfo.of(row, self.codec)
+                if row.assignee != actor.id and not actor.admin:
+                    raise NotPermitted(f"Task {task_id} is claimed by {row.assignee}; only they "
+                                       "or an administrator can release it.")
+                previous = row.assignee
+                row.assignee = row.claimed_by = row.claimed_at = None
+                kind = "task.unclaimed"
+            self._append(session, row, kind, actor,
+                         {} if claim else {"previous_assignee": previous}, now)
+            return TaskInfo.of(row, self.codec)
+
+    def save_draft(self, task_id: int, data: dict[str, Any], actor: Actor) -> TaskInfo:
+        """Keep half-filled answers without validating them; the task stays open."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            row = self._row(session, task_id)
+            self._check_open(row)
+            if not self.may_work_on(actor, row):
+                raise NotPermitted(f"{actor.id} may not work on task {task_id}.")
+            row.draft = self.codec.dump_data(data)
+            row.draft_saved_at = to_storage(now)
+            return TaskInfo.of(row, self.codec)
+
+    def _append(self, session: Session, row: HumanTask, kind: str, actor: Actor,
+                data: dict[str, Any], now: datetime) -> None:
+        instance = session.get(ProcessInstance, row.instance_id)
+        self.history.append_to_instance(session, instance, [PendingEvent(
+            kind, actor.id, data, element_id=row.element_id, task_id=row.id)], now)
+        # The instance row now holds a new history head, so its version moves on too: a
+        # claim racing a completion is caught by the same optimistic lock.
+
+    # -- complete -------------------------------------------------------------------------
+
+    def complete(self, task_id: int, data: dict[str, Any], actor: Actor) -> StepOutcome:
+        """Validate, apply and continue. Invalid data raises `ValidationError`, nothing saved."""
+        data = data or {}
+        with self.db.read() as session:
+            row = self._row(session, task_id)
+            self._check_open(row)
+            if not self.may_work_on(actor, row):
+                raise NotPermitted(f"{actor.id} may not complete task {task_id} ('{row.name}'); "
+                                   f"it is for role {row.role}"
+                                   + (f" in {row.organisation}" if row.organisation else "")
+                                   + (f", claimed by {row.assignee}" if row.assignee else "") + ".")
+            instance_id, definition_id, schema_name = row.instance_id, row.definition_id, \
+                row.form_schema
+        if schema_name:
+            forms.validate(self.repository.form(definition_id, schema_name), data, schema_name)
+
+        def change(ctx: StepContext) -> None:
+            task_row = ctx.session.get(HumanTask, task_id)
+            self._check_open(task_row)
+            if not self.may_work_on(actor, task_row):
+                raise NotPermitted(f"Task {task_id} was claimed by {task_row.assignee} meanwhile.")
+            spiff_task = ctx.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
+            spiff_task.data.update(data)
+            spiff_task.run()
+            task_row.state = "completed"
+            task_row.completed_at = to_storage(ctx.now)
+            task_row.completed_by = actor.id
+            if task_row.assignee is None:
+                task_row.assignee = actor.id
+            task_row.draft = None
+            ctx.record("task.completed", {"name": task_row.name, "data": data},
+                       element_id=task_row.element_id, task_id=task_row.id)
+
+        for attempt in range(COMPLETE_RETRIES):
+            try:
+                outcome = self.steps.run(instance_id, change, actor)
+                break
+            except Conflict:
+                # Lost a version race. If our task is still open the other writer touched
+                # something else; try again. Otherwise _check_open explains who won.
+                with self.db.read() as session:
+                    self._check_open(self._row(session, task_id))
+                if attempt == COMPLETE_RETRIES - 1:
+                    raise
+        self._deliver_pending()
+        return outcome
+
+    def validate(self, task_id: int, data: dict[str, Any]) -> None:
+        """Check form data without completing (the UI's "check my answers")."""
+        task = self.get(task_id)
+        if task.form_schema:
+            definition = self.repository.get(task.definition_key, task.definition_version)
+            forms.validate(self.repository.form(definition.id, task.form_schema), data,
+                           task.form_schema)
+
+    def problems(self, exc: ValidationError) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in exc.problems]

@@ -1,0 +1,116 @@
+"""Fixtures that build real databases: a SQLite file per test, and a PostgreSQL database per
+test run (required when CI=true, skipped with a reason otherwise)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import Engine, SimulatedClock
+
+PG_ADMIN_URL = os.environ.get("KEDJA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_dir() -> Path:
+    """`../shared` beside the repository (third-party corpora are read from there)."""
+    if os.environ.get("KEDJA_SHARED"):
+        return Path(os.environ["KEDJA_SHARED"])
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # the reason goes into the skip message
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test run; yields its URL."""
+    problem = _pg_available()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: "
+                        f"{problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
+    name = f"kedja_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _reset_pg(url: str) -> None:
+    eng = create_engine(url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def db_url(request, tmp_path) -> Iterator[str]:
+    """Each engine test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kedja.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_server")
+        _reset_pg(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'kedja.sqlite'}"
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def engine(db_url, clock) -> Iterator[Engine]:
+    eng = Engine(db_url, clock)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def deploy(engine, tmp_path):
+    """deploy(diagram_or_files...) -> list of DeployedProcess, writing files to a temp dir."""
+    from engine.actors import Actor
+    from tests.diagrams import Diagram
+
+    counter = {"n": 0}
+
+    def _deploy(*items, **files):
+        counter["n"] += 1
+        folder = tmp_path / f"bundle{counter['n']}"
+        folder.mkdir()
+        for item in items:
+            assert isinstance(item, Diagram)
+            (folder / f"{item.process_id}.bpmn").write_text(item.xml(), encoding="utf-8")
+        for name, content in files.items():
+            (folder / name.replace("__", ".")).write_text(content, encoding="utf-8")
+        return engine.repository.deploy([folder], Actor("owner", admin=True))
+
+    return _deploy
