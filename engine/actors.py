@@ -35,7 +35,8 @@ class Actor:
         if role is None:
             return False
         return (role, None) in self.grants or (
-            organisation is not None and (role, organisation) in self.grants)
+            organisation is not None and (role, organisation) in self.grants
+        )
 
 
 class Directory(Protocol):

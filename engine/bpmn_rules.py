@@ -264,6 +264,14 @@ class _Checker:
                     self.check_container(el, local)
                 if local in _REF_TARGETS:
                     self.check_reference(el, local)
+                if local in ("dataInputAssociation", "dataOutputAssociation"):
+                    self.check_data_association(el, local)
+            if process.find("bpmn:startEvent", NS) is None:
+                self.add(
+                    process,
+                    "the executable process has no start event",
+                    "Add a start event and connect it to the first element",
+                )
             self.check_process_expressions(process)
         return self.problems
 
@@ -306,6 +314,30 @@ class _Checker:
             self.check_script_task(el)
         if local == "userTask":
             self.check_forms(el)
+        self.check_loops(el)
+        if local == "serviceTask" and (
+            el.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS) is None
+        ):
+            self.add(
+                el,
+                "service task has no operator (spiffworkflow:serviceTaskOperator); SpiffWorkflow "
+                "cannot build a service task without one",
+                "Use a script task or a user task, or configure a service task operator",
+            )
+        if local in ("subProcess", "transaction"):
+            starts = el.findall("bpmn:startEvent", NS)
+            if len(starts) != 1:
+                self.add(
+                    el,
+                    f"a sub-process needs exactly one start event; this one has {len(starts)}",
+                    "Give the sub-process one start event connected to its first element",
+                )
+            if el.find("bpmn:endEvent", NS) is None:
+                self.add(
+                    el,
+                    "the sub-process has no end event",
+                    "Add an end event after the sub-process's last element",
+                )
         if local == "businessRuleTask":
             decision = el.findtext(
                 "bpmn:extensionElements/spiffworkflow:calledDecisionId", None, NS
@@ -339,6 +371,85 @@ class _Checker:
             and parent.get("triggeredByEvent") == "true"
         ):
             self.check_event_subprocess_start(el)
+
+    def check_loops(self, el: etree._Element) -> None:
+        multi = el.find("bpmn:multiInstanceLoopCharacteristics", NS)
+        if multi is not None:
+            given = [
+                name
+                for name in ("loopCardinality", "loopDataInputRef")
+                if multi.find(f"bpmn:{name}", NS) is not None
+            ]
+            if len(given) != 1:
+                self.add(
+                    el,
+                    "a multi-instance activity needs exactly one of loop cardinality or input "
+                    f"collection (loopDataInputRef); it has {len(given) or 'neither'}"
+                    + (f" ({', '.join(given)})" if given else ""),
+                    "Set either the number of instances (loop cardinality) or the collection to "
+                    "iterate over, not both",
+                )
+        loop = el.find("bpmn:standardLoopCharacteristics", NS)
+        if loop is not None:
+            maximum = loop.get("loopMaximum")
+            if maximum is None and loop.find("bpmn:loopCondition", NS) is None:
+                self.add(
+                    el,
+                    "a loop activity needs a loop condition or a loop maximum",
+                    "Set a loop condition (a Python expression) or loopMaximum",
+                )
+            elif maximum is not None and not maximum.strip().isdigit():
+                self.add(
+                    el,
+                    f"loopMaximum {maximum!r} is not a whole number",
+                    "Set loopMaximum to a whole number such as 3",
+                )
+
+    def check_data_association(self, el: etree._Element, local: str) -> None:
+        """SpiffWorkflow resolves a data object reference in the task's own (sub-)process and
+        the one directly around it only; a reference it cannot resolve inside a sub-process
+        makes its parser loop forever (3.2.0), so every reference is checked here first."""
+        ref_el = el.find(
+            "bpmn:sourceRef" if local == "dataInputAssociation" else "bpmn:targetRef", NS
+        )
+        ref = (ref_el.text or "").strip() if ref_el is not None else ""
+        if not ref:
+            return
+        found = self.root.xpath(".//*[@id=$ref]", ref=ref)
+        target = found[0] if found else None
+        if target is None or not _is_bpmn(target, "dataObjectReference", "dataStoreReference"):
+            kind = f"bpmn:{_local(target)}" if target is not None else "nothing"
+            self.add(
+                el,
+                f"data association refers to {ref!r}, which is {kind}, not a data object reference",
+                "Connect the association to a data object reference (or delete the association; "
+                "task data flows to later tasks without it)",
+            )
+            return
+        if _is_bpmn(target, "dataStoreReference"):
+            self.add(
+                el,
+                f"data association uses data store reference {ref!r}; data stores are not "
+                "supported",
+                "Delete the association and keep the data in process variables",
+            )
+            return
+        object_id = target.get("dataObjectRef")
+        containers = []
+        current = el.getparent()
+        while current is not None and len(containers) < 2:
+            if _is_bpmn(current) and _local(current) in CONTAINER_TAGS:
+                containers.append(current)
+            current = current.getparent()
+        visible = {obj.get("id") for c in containers for obj in c.iterfind("bpmn:dataObject", NS)}
+        if object_id not in visible:
+            self.add(
+                el,
+                f"data object reference {ref!r} points to data object {object_id!r}, which is "
+                "not defined in this (sub-)process or the one directly around it; SpiffWorkflow "
+                "3.2.0 cannot resolve it (and would hang)",
+                "Define the data object in the (sub-)process that uses it, or one level up",
+            )
 
     def check_event_definitions(self, el: etree._Element, local: str) -> None:
         allowed = SUPPORTED_EVENT_DEFINITIONS[local]

@@ -15,6 +15,7 @@ imported: it is incomplete for what the spiff-arena modeller writes, and Kedja's
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from importlib import resources
 
@@ -34,6 +35,9 @@ _PREFIXES = {
     "http://www.omg.org/spec/DD/20100524/DI": "di",
     "http://www.w3.org/2001/XMLSchema-instance": "xsi",
 }
+_VALIDATE_LOCK = threading.Lock()
+"""A compiled schema keeps its error log on the object: validate and read the log under one
+lock so that two concurrent deploys never see each other's errors."""
 _CLARK = re.compile(r"\{([^}]*)\}")
 _SCHEMA_HINT = (
     "The file does not follow the BPMN 2.0 schema; fix the element named (or open the diagram "
@@ -105,11 +109,12 @@ def element_id_at(element: etree._Element | None) -> str | None:
 def _run(
     schema: etree.XMLSchema, file_name: str, tree: etree._ElementTree, hint: str
 ) -> list[Problem]:
-    if schema.validate(tree):
-        return []
+    with _VALIDATE_LOCK:
+        if schema.validate(tree):
+            return []
+        errors = list(schema.error_log)
     by_line = _elements_by_line(tree)
     problems: list[Problem] = []
-    errors = list(schema.error_log)
     for entry in errors[:MAX_SCHEMA_PROBLEMS]:
         line = entry.line if entry.line and entry.line > 0 else None
         problems.append(

@@ -284,11 +284,17 @@ def _form_schema_names(trees: dict[str, etree._ElementTree], bundle_files: set[s
     return names
 
 
-def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[Problem]]:
-    """Parse and check every file; returns (bpmn trees, dmn trees, problems)."""
+def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], set[str], list[Problem]]:
+    """Parse and check every file.
+
+    Returns the clean BPMN and DMN trees, the ids of executable processes in every BPMN file
+    that could be parsed at all (so a schema error in one file does not also produce "called
+    process not found" noise in another), and the problems.
+    """
     problems: list[Problem] = []
     bpmn: dict[str, etree._ElementTree] = {}
     dmn: dict[str, etree._ElementTree] = {}
+    executable: set[str] = set()
     names = set(bundle.files)
     for name, data in bundle.files.items():
         suffix = posixpath.splitext(name)[1].lower()
@@ -299,6 +305,8 @@ def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[Pro
         except ValidationError as err:
             problems.extend(err.problems)
             continue
+        if suffix == ".bpmn":
+            executable.update(bpmn_rules.executable_process_ids(tree))
         schema_problems = bpmn_schema.validate(name, tree)
         problems.extend(schema_problems)
         if schema_problems:
@@ -339,7 +347,7 @@ def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[Pro
                     hint="A bundle holds only .bpmn, .dmn and .json (form) files",
                 )
             )
-    return bpmn, dmn, problems
+    return bpmn, dmn, executable, problems
 
 
 def _decision_ids(dmn: dict[str, etree._ElementTree]) -> list[Problem]:
@@ -398,9 +406,8 @@ def _decision_ids(dmn: dict[str, etree._ElementTree]) -> list[Problem]:
     return problems
 
 
-def _bundle_level_checks(bpmn: dict[str, etree._ElementTree]) -> list[Problem]:
-    executable = {name: bpmn_rules.executable_process_ids(tree) for name, tree in bpmn.items()}
-    all_ids = {pid for ids in executable.values() for pid in ids}
+def _bundle_level_checks(bpmn: dict[str, etree._ElementTree], all_ids: set[str]) -> list[Problem]:
+    """No executable process anywhere, and call activities calling unknown processes."""
     problems: list[Problem] = []
     if bpmn and not all_ids:
         problems.extend(bpmn_rules.no_executable_process_problem(name) for name in bpmn)
@@ -542,7 +549,7 @@ def compile_bundle(bundle: Bundle, script_engine: Any = None) -> CompiledBundle:
     sandbox's compile-only check instead.
     """
     del script_engine  # see docstring
-    bpmn, dmn, problems = _parse_all(bundle)
+    bpmn, dmn, executable, problems = _parse_all(bundle)
     if not bpmn and not any(p.file and p.file.lower().endswith(".bpmn") for p in problems):
         problems.append(
             Problem(
@@ -550,7 +557,7 @@ def compile_bundle(bundle: Bundle, script_engine: Any = None) -> CompiledBundle:
                 hint="Deploy the BPMN diagram together with its forms and decision tables",
             )
         )
-    problems.extend(_bundle_level_checks(bpmn))
+    problems.extend(_bundle_level_checks(bpmn, executable))
     problems.extend(_decision_ids(dmn))
     if problems:
         raise ValidationError(_summary(problems), problems)

@@ -31,10 +31,17 @@ class Engine:
     processes never race to migrate.
     """
 
-    def __init__(self, url: str | None = None, clock: Clock | None = None, *,
-                 policy: TaskPolicy | None = None, directory: Directory | None = None,
-                 script_globals: dict[str, Any] | None = None, auto_upgrade: bool = True,
-                 cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        clock: Clock | None = None,
+        *,
+        policy: TaskPolicy | None = None,
+        directory: Directory | None = None,
+        script_globals: dict[str, Any] | None = None,
+        auto_upgrade: bool = True,
+        cache_size: int = 256,
+    ) -> None:
         self.db = Database(database_url(url))
         if auto_upgrade:
             self.db.upgrade()
@@ -45,15 +52,31 @@ class Engine:
         self.codec = StateCodec()
         self.script_engine = make_script_engine(script_globals)
         self.history = History(self.codec.dump_data)
-        self.repository = Repository(self.db, self.codec, self.clock, self.history,
-                                     self.script_engine)
-        self.steps = StepRunner(self.db, self.codec, self.clock, self.history,
-                                policy or DefaultTaskPolicy(), self.repository.specs,
-                                self.script_engine, cache_size=cache_size)
-        self.runtime = Runtime(self.db, self.codec, self.clock, self.history, self.repository,
-                               self.steps)
-        self.tasks = Tasks(self.db, self.codec, self.clock, self.history, self.repository,
-                           self.steps, self.runtime.deliver_pending)
+        self.repository = Repository(
+            self.db, self.codec, self.clock, self.history, self.script_engine
+        )
+        self.steps = StepRunner(
+            self.db,
+            self.codec,
+            self.clock,
+            self.history,
+            policy or DefaultTaskPolicy(),
+            self.repository.specs,
+            self.script_engine,
+            cache_size=cache_size,
+        )
+        self.runtime = Runtime(
+            self.db, self.codec, self.clock, self.history, self.repository, self.steps
+        )
+        self.tasks = Tasks(
+            self.db,
+            self.codec,
+            self.clock,
+            self.history,
+            self.repository,
+            self.steps,
+            self.runtime.deliver_pending,
+        )
 
     def verify_history(self) -> list[str]:
         """Every discrepancy in the hash-chained history (empty when intact)."""

@@ -41,11 +41,23 @@ def validate(schema_text: str, data: Any, form_name: str) -> None:
             missing = [name for name in err.validator_value if name not in err.instance]
             for name in missing:
                 field = pointer.rstrip("/") + "/" + name
-                problems.append(Problem(f"'{name}' is required", file=form_name, element=field,
-                                        hint="fill in this field"))
+                problems.append(
+                    Problem(
+                        f"'{name}' is required",
+                        file=form_name,
+                        element=field,
+                        hint="fill in this field",
+                    )
+                )
             continue
-        problems.append(Problem(err.message, file=form_name, element=pointer,
-                                hint="correct the value and submit again"))
+        problems.append(
+            Problem(
+                err.message,
+                file=form_name,
+                element=pointer,
+                hint="correct the value and submit again",
+            )
+        )
     raise ValidationError(
         f"The form data does not match {form_name}: {len(problems)} problem(s); nothing was saved.",
         problems,

@@ -43,12 +43,31 @@ class PendingEvent:
     task_id: int | None = None
 
 
-def _digest(stream: str, seq: int, at: datetime, actor: str, kind: str, element_id: str | None,
-            task_id: int | None, data: str, prev_hash: str) -> str:
+def _digest(
+    stream: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    element_id: str | None,
+    task_id: int | None,
+    data: str,
+    prev_hash: str,
+) -> str:
     canonical = json.dumps(
-        [stream, seq, to_storage(at).isoformat(timespec="microseconds"), actor, kind,
-         element_id, task_id, data, prev_hash],
-        separators=(",", ":"), ensure_ascii=False,
+        [
+            stream,
+            seq,
+            to_storage(at).isoformat(timespec="microseconds"),
+            actor,
+            kind,
+            element_id,
+            task_id,
+            data,
+            prev_hash,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -59,46 +78,77 @@ class History:
     def __init__(self, dump_data) -> None:  # type: ignore[no-untyped-def]
         self._dump = dump_data
 
-    def append_to_instance(self, session: Session, instance: ProcessInstance,
-                           events: list[PendingEvent], at: datetime) -> None:
+    def append_to_instance(
+        self, session: Session, instance: ProcessInstance, events: list[PendingEvent], at: datetime
+    ) -> None:
         seq, prev = instance.history_seq, instance.history_hash
-        seq, prev = self._write(session, instance_stream(instance.id), instance.id, seq, prev,
-                                events, at)
+        seq, prev = self._write(
+            session, instance_stream(instance.id), instance.id, seq, prev, events, at
+        )
         instance.history_seq, instance.history_hash = seq, prev
 
-    def append_to_repository(self, session: Session, events: list[PendingEvent],
-                             at: datetime) -> None:
+    def append_to_repository(
+        self, session: Session, events: list[PendingEvent], at: datetime
+    ) -> None:
         head = session.get(HistoryHead, REPOSITORY_STREAM, with_for_update=True)
         if head is None:
             head = HistoryHead(stream=REPOSITORY_STREAM, seq=0, hash="")
             session.add(head)
-        head.seq, head.hash = self._write(session, REPOSITORY_STREAM, None, head.seq, head.hash,
-                                          events, at)
+        head.seq, head.hash = self._write(
+            session, REPOSITORY_STREAM, None, head.seq, head.hash, events, at
+        )
 
-    def _write(self, session: Session, stream: str, instance_id: int | None, seq: int, prev: str,
-               events: list[PendingEvent], at: datetime) -> tuple[int, str]:
+    def _write(
+        self,
+        session: Session,
+        stream: str,
+        instance_id: int | None,
+        seq: int,
+        prev: str,
+        events: list[PendingEvent],
+        at: datetime,
+    ) -> tuple[int, str]:
         stored_at = to_storage(at)
         for ev in events:
             seq += 1
             data = self._dump(ev.data)
-            digest = _digest(stream, seq, stored_at, ev.actor, ev.kind, ev.element_id,
-                             ev.task_id, data, prev)
-            session.add(HistoryEvent(
-                stream=stream, seq=seq, instance_id=instance_id, at=stored_at, actor=ev.actor,
-                kind=ev.kind, element_id=ev.element_id, task_id=ev.task_id, data=data,
-                prev_hash=prev, hash=digest,
-            ))
+            digest = _digest(
+                stream, seq, stored_at, ev.actor, ev.kind, ev.element_id, ev.task_id, data, prev
+            )
+            session.add(
+                HistoryEvent(
+                    stream=stream,
+                    seq=seq,
+                    instance_id=instance_id,
+                    at=stored_at,
+                    actor=ev.actor,
+                    kind=ev.kind,
+                    element_id=ev.element_id,
+                    task_id=ev.task_id,
+                    data=data,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
             prev = digest
         return seq, prev
 
     def events(self, session: Session, instance_id: int) -> list[dict[str, Any]]:
         rows = session.scalars(
-            select(HistoryEvent).where(HistoryEvent.stream == instance_stream(instance_id))
+            select(HistoryEvent)
+            .where(HistoryEvent.stream == instance_stream(instance_id))
             .order_by(HistoryEvent.seq)
         )
         return [
-            {"seq": r.seq, "at": from_storage(r.at), "actor": r.actor, "kind": r.kind,
-             "element_id": r.element_id, "task_id": r.task_id, "data": json.loads(r.data)}
+            {
+                "seq": r.seq,
+                "at": from_storage(r.at),
+                "actor": r.actor,
+                "kind": r.kind,
+                "element_id": r.element_id,
+                "task_id": r.task_id,
+                "data": json.loads(r.data),
+            }
             for r in rows
         ]
 
@@ -107,10 +157,22 @@ class History:
     def verify(self, session: Session) -> list[str]:
         """Every discrepancy found, as sentences naming the stream and sequence number."""
         problems: list[str] = []
-        heads = {instance_stream(i): (s, h) for i, s, h in session.execute(
-            select(ProcessInstance.id, ProcessInstance.history_seq, ProcessInstance.history_hash))}
-        heads.update({s: (q, h) for s, q, h in session.execute(
-            select(HistoryHead.stream, HistoryHead.seq, HistoryHead.hash))})
+        heads = {
+            instance_stream(i): (s, h)
+            for i, s, h in session.execute(
+                select(
+                    ProcessInstance.id, ProcessInstance.history_seq, ProcessInstance.history_hash
+                )
+            )
+        }
+        heads.update(
+            {
+                s: (q, h)
+                for s, q, h in session.execute(
+                    select(HistoryHead.stream, HistoryHead.seq, HistoryHead.hash)
+                )
+            }
+        )
         seen: set[str] = set()
         for stream, rows in self._streams(session):
             seen.add(stream)
@@ -121,29 +183,52 @@ class History:
         return problems
 
     def _streams(self, session: Session) -> Iterator[tuple[str, list[HistoryEvent]]]:
-        streams = session.scalars(select(HistoryEvent.stream).distinct().order_by(HistoryEvent.stream))
+        streams = session.scalars(
+            select(HistoryEvent.stream).distinct().order_by(HistoryEvent.stream)
+        )
         for stream in list(streams):
-            rows = list(session.scalars(
-                select(HistoryEvent).where(HistoryEvent.stream == stream).order_by(HistoryEvent.seq)))
+            rows = list(
+                session.scalars(
+                    select(HistoryEvent)
+                    .where(HistoryEvent.stream == stream)
+                    .order_by(HistoryEvent.seq)
+                )
+            )
             yield stream, rows
 
-    def _verify_stream(self, stream: str, rows: list[HistoryEvent],
-                       head: tuple[int, str] | None) -> list[str]:
+    def _verify_stream(
+        self, stream: str, rows: list[HistoryEvent], head: tuple[int, str] | None
+    ) -> list[str]:
         problems: list[str] = []
         prev_hash, expected_seq = "", 1
         for row in rows:
             if row.seq != expected_seq:
-                problems.append(f"{stream}: event {expected_seq} is missing (deleted) before "
-                                f"event {row.seq}" if row.seq > expected_seq else
-                                f"{stream}: event {row.seq} is out of sequence (inserted)")
-            digest = _digest(stream, row.seq, row.at, row.actor, row.kind, row.element_id,
-                             row.task_id, row.data, row.prev_hash)
+                problems.append(
+                    f"{stream}: event {expected_seq} is missing (deleted) before event {row.seq}"
+                    if row.seq > expected_seq
+                    else f"{stream}: event {row.seq} is out of sequence (inserted)"
+                )
+            digest = _digest(
+                stream,
+                row.seq,
+                row.at,
+                row.actor,
+                row.kind,
+                row.element_id,
+                row.task_id,
+                row.data,
+                row.prev_hash,
+            )
             if digest != row.hash:
-                problems.append(f"{stream}: event {row.seq} ({row.kind}) was changed after it "
-                                "was written (its hash does not match its content)")
+                problems.append(
+                    f"{stream}: event {row.seq} ({row.kind}) was changed after it "
+                    "was written (its hash does not match its content)"
+                )
             elif row.prev_hash != prev_hash:
-                problems.append(f"{stream}: event {row.seq} ({row.kind}) does not follow the "
-                                "event before it (an event was inserted or deleted)")
+                problems.append(
+                    f"{stream}: event {row.seq} ({row.kind}) does not follow the "
+                    "event before it (an event was inserted or deleted)"
+                )
             prev_hash, expected_seq = row.hash, row.seq + 1
         if head is None:
             problems.append(f"{stream}: has events but no recorded head (inserted stream)")
@@ -151,14 +236,19 @@ class History:
             head_seq, head_hash = head
             last = rows[-1] if rows else None
             if last is not None and last.seq > head_seq:
-                problems.append(f"{stream}: events after {head_seq} were appended outside the "
-                                "engine (inserted)")
+                problems.append(
+                    f"{stream}: events after {head_seq} were appended outside the engine (inserted)"
+                )
             elif last is None or last.seq < head_seq:
-                problems.append(f"{stream}: the last {head_seq - (last.seq if last else 0)} "
-                                "event(s) are missing (deleted)")
+                problems.append(
+                    f"{stream}: the last {head_seq - (last.seq if last else 0)} "
+                    "event(s) are missing (deleted)"
+                )
             elif last.hash != head_hash:
-                problems.append(f"{stream}: the last event does not match the recorded head "
-                                "(changed or replaced)")
+                problems.append(
+                    f"{stream}: the last event does not match the recorded head "
+                    "(changed or replaced)"
+                )
         return problems
 
     def count(self, session: Session) -> int:

@@ -38,8 +38,9 @@ class Subscription:
     expressions: dict[str, str]
 
     def as_json(self) -> str:
-        return json.dumps({"values": self.values, "expressions": self.expressions},
-                          sort_keys=True, default=str)
+        return json.dumps(
+            {"values": self.values, "expressions": self.expressions}, sort_keys=True, default=str
+        )
 
 
 def _evaluate(workflow: BpmnWorkflow, expression: str, context: dict[str, Any]) -> Any:
@@ -61,22 +62,35 @@ def waiting_subscriptions(workflow: BpmnWorkflow) -> list[Subscription]:
             established = None
             for key in prop.correlation_keys:
                 established = task.workflow.correlations.get(key, {}).get(prop.name, established)
-            value = established if established is not None else _evaluate(
-                workflow, prop.retrieval_expression, task.data)
+            value = (
+                established
+                if established is not None
+                else _evaluate(workflow, prop.retrieval_expression, task.data)
+            )
             if value is not None:
                 values[prop.name] = value
-        subs.append(Subscription(definition.name, task.task_spec.bpmn_id or task.task_spec.name,
-                                 values, expressions))
+        subs.append(
+            Subscription(
+                definition.name, task.task_spec.bpmn_id or task.task_spec.name, values, expressions
+            )
+        )
     return subs
 
 
-def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
-                       finished: bool) -> bool:
+def sync_subscriptions(
+    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, finished: bool
+) -> bool:
     """Make the rows match what the instance waits for; True if a new one appeared."""
-    wanted = {} if finished else {
-        (s.message_name, s.element_id, s.as_json()): s for s in waiting_subscriptions(workflow)}
+    wanted = (
+        {}
+        if finished
+        else {
+            (s.message_name, s.element_id, s.as_json()): s for s in waiting_subscriptions(workflow)
+        }
+    )
     rows = session.scalars(
-        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)).all()
+        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)
+    ).all()
     have = {(r.message_name, r.element_id, r.correlation): r for r in rows}
     for key, row in have.items():
         if key not in wanted:
@@ -84,8 +98,14 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Bp
     added = False
     for key in wanted:
         if key not in have:
-            session.add(MessageSubscription(instance_id=instance.id, message_name=key[0],
-                                            element_id=key[1], correlation=key[2]))
+            session.add(
+                MessageSubscription(
+                    instance_id=instance.id,
+                    message_name=key[0],
+                    element_id=key[1],
+                    correlation=key[2],
+                )
+            )
             added = True
     return added
 
@@ -98,24 +118,31 @@ def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, A
     return flat
 
 
-def queue_thrown_messages(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
-                          dump, now) -> int:  # type: ignore[no-untyped-def]
+def queue_thrown_messages(
+    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, dump, now
+) -> int:  # type: ignore[no-untyped-def]
     """Move messages nobody inside the instance caught to the outbox; returns how many."""
     count = 0
     for event in workflow.get_events():
         if not isinstance(event.event_definition, MessageEventDefinition):
             continue
-        session.add(MessageOutbox(
-            source_instance_id=instance.id, message_name=event.event_definition.name,
-            payload=dump(event.payload or {}),
-            correlation=dump(flatten_correlations(event.correlations or {})),
-            created_at=now, attempts=0))
+        session.add(
+            MessageOutbox(
+                source_instance_id=instance.id,
+                message_name=event.event_definition.name,
+                payload=dump(event.payload or {}),
+                correlation=dump(flatten_correlations(event.correlations or {})),
+                created_at=now,
+                attempts=0,
+            )
+        )
         count += 1
     return count
 
 
-def matches(row: MessageSubscription, correlation: dict[str, Any], payload: dict[str, Any],
-            evaluate) -> bool:  # type: ignore[no-untyped-def]
+def matches(
+    row: MessageSubscription, correlation: dict[str, Any], payload: dict[str, Any], evaluate
+) -> bool:  # type: ignore[no-untyped-def]
     """Does a message (explicit correlation values + payload) belong to this subscription?"""
     sub = json.loads(row.correlation)
     for prop, wanted in sub["values"].items():
@@ -128,13 +155,21 @@ def matches(row: MessageSubscription, correlation: dict[str, Any], payload: dict
     return True
 
 
-def deliver(workflow: BpmnWorkflow, element_id: str, message_name: str,
-            payload: dict[str, Any], correlation: dict[str, Any]) -> Task:
+def deliver(
+    workflow: BpmnWorkflow,
+    element_id: str,
+    message_name: str,
+    payload: dict[str, Any],
+    correlation: dict[str, Any],
+) -> Task:
     """Hand the message to the waiting task; SpiffWorkflow copies the payload into its data."""
     for task in list(workflow.event_manager.tasks.values()):
         definition = getattr(task.task_spec, "event_definition", None)
-        if (isinstance(definition, MessageEventDefinition) and definition.name == message_name
-                and (task.task_spec.bpmn_id or task.task_spec.name) == element_id):
+        if (
+            isinstance(definition, MessageEventDefinition)
+            and definition.name == message_name
+            and (task.task_spec.bpmn_id or task.task_spec.name) == element_id
+        ):
             correlations: dict[str, dict[str, Any]] = {}
             for prop in definition.correlation_properties:
                 value = correlation.get(prop.name)
@@ -150,4 +185,6 @@ def deliver(workflow: BpmnWorkflow, element_id: str, message_name: str,
 
 
 def delete_subscriptions(session: Session, instance_id: int) -> None:
-    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+    session.execute(
+        delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+    )

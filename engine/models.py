@@ -116,6 +116,9 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     element_id: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
+    # A retry that fails the same way counts here instead of opening a second incident.
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
 

@@ -13,10 +13,8 @@ inheritance look one step up), the root, and `last_task` (a finishing subprocess
 data on through it). What is cut is finished, and no longer reachable from anything that can
 still run. Finished subprocesses whose call activity has completed are dropped too.
 
-A side effect worth knowing: SpiffWorkflow's parallel join looks at *every* task of its spec in
-the tree, so in a loop it can count an earlier iteration's cancelled branch as an arrived
-token. Cutting the finished iterations away removes that source of wrong joins
-(tests/test_pruning.py shows it).
+It also keeps SpiffWorkflow's task iterator working: it stops descending at depth 1000, so
+an unpruned instance that looped long enough would stop seeing its own newest tasks.
 
 This module depends on the shape of SpiffWorkflow's task tree; SpiffWorkflow is pinned to one
 exact version for that reason, and the tests compare pruned and unpruned runs.

@@ -49,9 +49,17 @@ class DefinitionInfo:
 
     @classmethod
     def of(cls, row: ProcessDefinition) -> DefinitionInfo:
-        return cls(row.id, row.key, row.version, row.name, row.content_hash,
-                   from_storage(row.deployed_at), row.deployed_by, json.loads(row.files),
-                   json.loads(row.forms))
+        return cls(
+            row.id,
+            row.key,
+            row.version,
+            row.name,
+            row.content_hash,
+            from_storage(row.deployed_at),
+            row.deployed_by,
+            json.loads(row.files),
+            json.loads(row.forms),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -72,8 +80,9 @@ def _sha(data: bytes) -> str:
 class Repository:
     """Deploy bundles; look definitions, their files and their parsed specs up."""
 
-    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
-                 script_engine: Any) -> None:
+    def __init__(
+        self, db: Database, codec: StateCodec, clock: Clock, history: History, script_engine: Any
+    ) -> None:
         self.db = db
         self.codec = codec
         self.clock = clock
@@ -94,47 +103,82 @@ class Repository:
         now = self.clock.now()
         try:
             with self.db.write() as session:
-                results = self._store(session, bundle, compiled, file_hashes, bundle_hash, now,
-                                      actor)
+                results = self._store(
+                    session, bundle, compiled, file_hashes, bundle_hash, now, actor
+                )
         except IntegrityError as exc:
-            raise Conflict("Another deployment of the same process was stored at the same "
-                           "moment; nothing was saved. Deploy again.") from exc
+            raise Conflict(
+                "Another deployment of the same process was stored at the same "
+                "moment; nothing was saved. Deploy again."
+            ) from exc
         return results
 
-    def _store(self, session: Session, bundle: Bundle, compiled: Any, file_hashes: dict[str, str],
-               bundle_hash: str, now: datetime, actor: Actor) -> list[DeployedProcess]:
+    def _store(
+        self,
+        session: Session,
+        bundle: Bundle,
+        compiled: Any,
+        file_hashes: dict[str, str],
+        bundle_hash: str,
+        now: datetime,
+        actor: Actor,
+    ) -> list[DeployedProcess]:
         results: list[DeployedProcess] = []
         deployment: Deployment | None = None
         events: list[PendingEvent] = []
         for key, build in sorted(compiled.processes.items()):
             content_hash = _sha(json.dumps([(f, file_hashes[f]) for f in build.files]).encode())
             latest = session.scalars(
-                select(ProcessDefinition).where(ProcessDefinition.key == key)
-                .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+                select(ProcessDefinition)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+                .limit(1)
+            ).first()
             if latest is not None and latest.content_hash == content_hash:
                 results.append(DeployedProcess(DefinitionInfo.of(latest), created=False))
                 continue
             if deployment is None:
-                deployment = Deployment(deployed_at=to_storage(now), deployed_by=actor.id,
-                                        bundle_hash=bundle_hash)
+                deployment = Deployment(
+                    deployed_at=to_storage(now), deployed_by=actor.id, bundle_hash=bundle_hash
+                )
                 session.add(deployment)
                 session.flush()
                 for name, data in sorted(bundle.files.items()):
-                    session.add(BundleFile(deployment_id=deployment.id, name=name,
-                                           sha256=file_hashes[name], content=data))
+                    session.add(
+                        BundleFile(
+                            deployment_id=deployment.id,
+                            name=name,
+                            sha256=file_hashes[name],
+                            content=data,
+                        )
+                    )
             row = ProcessDefinition(
-                key=key, version=(latest.version + 1) if latest else 1, name=build.name,
-                content_hash=content_hash, deployment_id=deployment.id,
-                deployed_at=to_storage(now), deployed_by=actor.id,
-                files=json.dumps(build.files), forms=json.dumps(build.user_task_forms),
+                key=key,
+                version=(latest.version + 1) if latest else 1,
+                name=build.name,
+                content_hash=content_hash,
+                deployment_id=deployment.id,
+                deployed_at=to_storage(now),
+                deployed_by=actor.id,
+                files=json.dumps(build.files),
+                forms=json.dumps(build.user_task_forms),
                 spec_json=self.codec.dump_specs(build.spec, build.subprocess_specs),
                 start_messages=json.dumps(_start_messages(build.spec)),
             )
             session.add(row)
             session.flush()
-            events.append(PendingEvent("definition.deployed", actor.id,
-                                       {"key": key, "version": row.version,
-                                        "content_hash": content_hash, "files": build.files}))
+            events.append(
+                PendingEvent(
+                    "definition.deployed",
+                    actor.id,
+                    {
+                        "key": key,
+                        "version": row.version,
+                        "content_hash": content_hash,
+                        "files": build.files,
+                    },
+                )
+            )
             results.append(DeployedProcess(DefinitionInfo.of(row), created=True))
         if events:
             self.history.append_to_repository(session, events, now)
@@ -142,18 +186,27 @@ class Repository:
 
     # -- look-ups -------------------------------------------------------------------------
 
-    def definitions(self, key: str | None = None, latest_only: bool = False) -> list[DefinitionInfo]:
+    def definitions(
+        self, key: str | None = None, latest_only: bool = False
+    ) -> list[DefinitionInfo]:
         with self.db.read() as session:
             query = select(ProcessDefinition)
             if key is not None:
                 query = query.where(ProcessDefinition.key == key)
             if latest_only:
-                newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version)
-                                 .label("v")).group_by(ProcessDefinition.key).subquery())
-                query = query.join(newest, (ProcessDefinition.key == newest.c.key)
-                                   & (ProcessDefinition.version == newest.c.v))
-            rows = session.scalars(query.order_by(ProcessDefinition.key,
-                                                  ProcessDefinition.version)).all()
+                newest = (
+                    select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                    .group_by(ProcessDefinition.key)
+                    .subquery()
+                )
+                query = query.join(
+                    newest,
+                    (ProcessDefinition.key == newest.c.key)
+                    & (ProcessDefinition.version == newest.c.v),
+                )
+            rows = session.scalars(
+                query.order_by(ProcessDefinition.key, ProcessDefinition.version)
+            ).all()
             return [DefinitionInfo.of(r) for r in rows]
 
     def get(self, key: str, version: int | None = None) -> DefinitionInfo:
@@ -170,8 +223,10 @@ class Repository:
         if row is None:
             known = ", ".join(d.key for d in self.definitions(latest_only=True)) or "none"
             which = f"'{key}'" + (f" version {version}" if version is not None else "")
-            raise NotFound(f"No process definition {which} is deployed (deployed: {known}). "
-                           "Deploy it with `kedja deploy PATH`.")
+            raise NotFound(
+                f"No process definition {which} is deployed (deployed: {known}). "
+                "Deploy it with `kedja deploy PATH`."
+            )
         return row
 
     def files(self, definition_id: int) -> dict[str, bytes]:
@@ -181,8 +236,11 @@ class Repository:
             if row is None:
                 raise NotFound(f"There is no process definition with id {definition_id}.")
             names = json.loads(row.files)
-            files = session.scalars(select(BundleFile).where(
-                BundleFile.deployment_id == row.deployment_id, BundleFile.name.in_(names)))
+            files = session.scalars(
+                select(BundleFile).where(
+                    BundleFile.deployment_id == row.deployment_id, BundleFile.name.in_(names)
+                )
+            )
             return {f.name: f.content for f in files}
 
     def form(self, definition_id: int, name: str) -> str:
@@ -209,8 +267,11 @@ class Repository:
 
     def start_message_definitions(self, message_name: str) -> list[DefinitionInfo]:
         """Latest definitions that a message with this name starts."""
-        return [d for d in self.definitions(latest_only=True)
-                if message_name in self._start_messages(d.id)]
+        return [
+            d
+            for d in self.definitions(latest_only=True)
+            if message_name in self._start_messages(d.id)
+        ]
 
     def _start_messages(self, definition_id: int) -> list[str]:
         with self.db.read() as session:
@@ -222,7 +283,9 @@ def _start_messages(spec: Any) -> list[str]:
     names = []
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
-        if (isinstance(definition, MessageEventDefinition)
-                and type(task_spec).__name__ == "StartEvent"):
+        if (
+            isinstance(definition, MessageEventDefinition)
+            and type(task_spec).__name__ == "StartEvent"
+        ):
             names.append(definition.name)
     return sorted(set(names))

@@ -63,8 +63,15 @@ class Started:
 
 
 class Runtime:
-    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
-                 repository: Repository, steps: StepRunner) -> None:
+    def __init__(
+        self,
+        db: Database,
+        codec: StateCodec,
+        clock: Clock,
+        history: History,
+        repository: Repository,
+        steps: StepRunner,
+    ) -> None:
         self.db = db
         self.codec = codec
         self.clock = clock
@@ -74,8 +81,14 @@ class Runtime:
 
     # -- start ----------------------------------------------------------------------------
 
-    def start(self, key: str, data: dict[str, Any] | None = None, actor: Actor | None = None,
-              version: int | None = None, business_key: str | None = None) -> Started:
+    def start(
+        self,
+        key: str,
+        data: dict[str, Any] | None = None,
+        actor: Actor | None = None,
+        version: int | None = None,
+        business_key: str | None = None,
+    ) -> Started:
         """Start an instance of `key` (latest version unless given) and run it to its first
         wait state. If that first run fails, the instance is kept at its start with an
         incident, so the request is not lost."""
@@ -87,8 +100,9 @@ class Runtime:
         self.deliver_pending()
         return Started(instance_id, outcome.incident)
 
-    def _create(self, definition_id: int, data: dict[str, Any], actor: Actor,
-                business_key: str | None) -> int:
+    def _create(
+        self, definition_id: int, data: dict[str, Any], actor: Actor, business_key: str | None
+    ) -> int:
         spec, subprocess_specs = self.repository.specs(definition_id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.steps.script_engine)
         # The root task's data is what every later task inherits.
@@ -97,17 +111,36 @@ class Runtime:
         with self.db.write() as session:
             definition = session.get(ProcessDefinition, definition_id)
             instance = ProcessInstance(
-                definition_id=definition_id, key=definition.key, business_key=business_key,
-                state="running", started_at=to_storage(now), started_by=actor.id,
+                definition_id=definition_id,
+                key=definition.key,
+                business_key=business_key,
+                state="running",
+                started_at=to_storage(now),
+                started_by=actor.id,
                 workflow_state=self.codec.dump_state(workflow),
-                serializer_version=SPIFF_STATE_VERSION, history_seq=0, history_hash="",
+                serializer_version=SPIFF_STATE_VERSION,
+                history_seq=0,
+                history_hash="",
             )
             session.add(instance)
             session.flush()
-            self.history.append_to_instance(session, instance, [PendingEvent(
-                "instance.started", actor.id,
-                {"key": definition.key, "version": definition.version, "data": data,
-                 "business_key": business_key})], now)
+            self.history.append_to_instance(
+                session,
+                instance,
+                [
+                    PendingEvent(
+                        "instance.started",
+                        actor.id,
+                        {
+                            "key": definition.key,
+                            "version": definition.version,
+                            "data": data,
+                            "business_key": business_key,
+                        },
+                    )
+                ],
+                now,
+            )
         return instance.id
 
     # -- stepping -------------------------------------------------------------------------
@@ -126,8 +159,11 @@ class Runtime:
         """Resolve the open incidents and continue; a new incident if it fails again."""
 
         def resolve(ctx: StepContext) -> None:
-            open_incidents = ctx.session.scalars(select(Incident).where(
-                Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None))).all()
+            open_incidents = ctx.session.scalars(
+                select(Incident).where(
+                    Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None)
+                )
+            ).all()
             if not open_incidents:
                 raise InvalidState(f"Instance {instance_id} has no open incident to retry.")
             for incident in open_incidents:
@@ -156,8 +192,9 @@ class Runtime:
     def resume(self, instance_id: int, actor: Actor, reason: str = "") -> None:
         def change(ctx: StepContext) -> None:
             if ctx.instance.state != "suspended":
-                raise InvalidState(f"Instance {instance_id} is {ctx.instance.state}, "
-                                   "not suspended.")
+                raise InvalidState(
+                    f"Instance {instance_id} is {ctx.instance.state}, not suspended."
+                )
             ctx.instance.state = "running"
             ctx.record("instance.resumed", {"reason": reason})
             ctx.workflow.refresh_timers()
@@ -177,9 +214,13 @@ class Runtime:
 
     # -- messages -------------------------------------------------------------------------
 
-    def correlate(self, message_name: str, payload: dict[str, Any] | None = None,
-                  correlation: dict[str, Any] | None = None,
-                  actor: Actor | None = None) -> int:
+    def correlate(
+        self,
+        message_name: str,
+        payload: dict[str, Any] | None = None,
+        correlation: dict[str, Any] | None = None,
+        actor: Actor | None = None,
+    ) -> int:
         """Deliver a message to the one instance waiting for it, or start the process whose
         start event it is. Returns the instance id. Ambiguity is an error, not a guess."""
         actor = actor or system_actor()
@@ -198,15 +239,27 @@ class Runtime:
             self.deliver_pending()
             return instance_id
         if len(starters) > 1:
-            raise Conflict(f"Message '{message_name}' starts several processes "
-                           f"({', '.join(d.key for d in starters)}); Kedja will not guess.")
+            raise Conflict(
+                f"Message '{message_name}' starts several processes "
+                f"({', '.join(d.key for d in starters)}); Kedja will not guess."
+            )
+        waiting = self._waiting_values(message_name)
+        if waiting:
+            raise NotFound(
+                f"{len(waiting)} instance(s) wait for message '{message_name}', but none "
+                f"matches its correlation (the message gives {correlation or payload}; they "
+                f"expect {'; '.join(waiting[:5])}). Check the correlation values."
+            )
         where = f" with correlation {correlation}" if correlation else ""
-        raise NotFound(f"No instance is waiting for message '{message_name}'{where}, and no "
-                       "deployed process starts with it. Check the message name and the "
-                       "correlation values.")
+        raise NotFound(
+            f"No instance is waiting for message '{message_name}'{where}, and no "
+            "deployed process starts with it. Check the message name and the "
+            "correlation values."
+        )
 
-    def _find_receiver(self, message_name: str, payload: dict[str, Any],
-                       correlation: dict[str, Any]) -> tuple[int, str] | None:
+    def _find_receiver(
+        self, message_name: str, payload: dict[str, Any], correlation: dict[str, Any]
+    ) -> tuple[int, str] | None:
         environment = self.steps.script_engine.environment
 
         def evaluate(expression: str | None, context: dict[str, Any]) -> Any:
@@ -218,27 +271,48 @@ class Runtime:
                 return None
 
         with self.db.read() as session:
-            rows = session.scalars(select(MessageSubscription).where(
-                MessageSubscription.message_name == message_name)
-                .order_by(MessageSubscription.id)).all()
+            rows = session.scalars(
+                select(MessageSubscription)
+                .where(MessageSubscription.message_name == message_name)
+                .order_by(MessageSubscription.id)
+            ).all()
             hits = [r for r in rows if messages.matches(r, correlation, payload, evaluate)]
         instances = sorted({r.instance_id for r in hits})
         if len(instances) > 1:
-            raise Conflict(f"{len(instances)} instances ({', '.join(map(str, instances))}) wait "
-                           f"for message '{message_name}' and the correlation does not single "
-                           "one out; give correlation values that identify the receiver.")
+            raise Conflict(
+                f"{len(instances)} instances ({', '.join(map(str, instances))}) wait "
+                f"for message '{message_name}' and the correlation does not single "
+                "one out; give correlation values that identify the receiver."
+            )
         return (hits[0].instance_id, hits[0].element_id) if hits else None
 
-    def _deliver(self, instance_id: int, element_id: str | None, message_name: str,
-                 payload: dict[str, Any], correlation: dict[str, Any], actor: Actor) -> None:
+    def _waiting_values(self, message_name: str) -> list[str]:
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(MessageSubscription).where(MessageSubscription.message_name == message_name)
+            ).all()
+        return [f"instance {r.instance_id}: {json.loads(r.correlation)['values']}" for r in rows]
+
+    def _deliver(
+        self,
+        instance_id: int,
+        element_id: str | None,
+        message_name: str,
+        payload: dict[str, Any],
+        correlation: dict[str, Any],
+        actor: Actor,
+    ) -> None:
         def change(ctx: StepContext) -> None:
             target = element_id
             if target is None:  # a message start event: the only waiting subscription
                 subs = messages.waiting_subscriptions(ctx.workflow)
                 target = next(s.element_id for s in subs if s.message_name == message_name)
             messages.deliver(ctx.workflow, target, message_name, payload, correlation)
-            ctx.record("message.received", {"name": message_name, "payload": payload,
-                                            "correlation": correlation}, element_id=target)
+            ctx.record(
+                "message.received",
+                {"name": message_name, "payload": payload, "correlation": correlation},
+                element_id=target,
+            )
 
         self.steps.run(instance_id, change, actor)
 
@@ -246,8 +320,9 @@ class Runtime:
         """Deliver queued messages whose receiver now waits; returns how many went out."""
         delivered = 0
         with self.db.read() as session:
-            pending = session.scalars(select(MessageOutbox).order_by(MessageOutbox.id)
-                                      .limit(limit)).all()
+            pending = session.scalars(
+                select(MessageOutbox).order_by(MessageOutbox.id).limit(limit)
+            ).all()
         for message in pending:
             payload = self.codec.load_data(message.payload) or {}
             correlation = self.codec.load_data(message.correlation) or {}
@@ -260,17 +335,26 @@ class Runtime:
                 continue
             instance_id, element_id = target
 
-            def change(ctx: StepContext, message_id=message.id, element_id=element_id,
-                       payload=payload, correlation=correlation, name=message.message_name,
-                       source=message.source_instance_id) -> None:
+            def change(
+                ctx: StepContext,
+                message_id=message.id,
+                element_id=element_id,
+                payload=payload,
+                correlation=correlation,
+                name=message.message_name,
+                source=message.source_instance_id,
+            ) -> None:
                 row = ctx.session.get(MessageOutbox, message_id)
                 if row is None:  # delivered by another process meanwhile
                     ctx.continue_engine = False
                     return
                 ctx.session.delete(row)
                 messages.deliver(ctx.workflow, element_id, name, payload, correlation)
-                ctx.record("message.received", {"name": name, "payload": payload,
-                                                "from_instance": source}, element_id=element_id)
+                ctx.record(
+                    "message.received",
+                    {"name": name, "payload": payload, "from_instance": source},
+                    element_id=element_id,
+                )
 
             try:
                 self.steps.run(instance_id, change, system_actor())
@@ -295,16 +379,18 @@ class Runtime:
                 raise NotFound(f"There is no process instance {instance_id}.")
             return self._info(session, row, with_data)
 
-    def list(self, key: str | None = None, state: str | None = None, limit: int = 100,
-             offset: int = 0) -> list[InstanceInfo]:
+    def list(
+        self, key: str | None = None, state: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[InstanceInfo]:
         with self.db.read() as session:
             query = select(ProcessInstance)
             if key:
                 query = query.where(ProcessInstance.key == key)
             if state:
                 query = query.where(ProcessInstance.state == state)
-            rows = session.scalars(query.order_by(ProcessInstance.id.desc())
-                                   .limit(limit).offset(offset)).all()
+            rows = session.scalars(
+                query.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset)
+            ).all()
             return [self._info(session, r, with_data=False) for r in rows]
 
     def count(self, state: str | None = None) -> int:
@@ -316,20 +402,33 @@ class Runtime:
 
     def _info(self, session: Session, row: ProcessInstance, with_data: bool) -> InstanceInfo:
         definition = session.get(ProcessDefinition, row.definition_id)
-        incidents = session.scalars(select(Incident).where(
-            Incident.instance_id == row.id, Incident.resolved_at.is_(None))
-            .order_by(Incident.id)).all()
+        incidents = session.scalars(
+            select(Incident)
+            .where(Incident.instance_id == row.id, Incident.resolved_at.is_(None))
+            .order_by(Incident.id)
+        ).all()
         data: dict[str, Any] = {}
         if with_data:
             data = self._current_data(row)
         return InstanceInfo(
-            id=row.id, key=row.key, version=definition.version, definition_id=row.definition_id,
-            business_key=row.business_key, state=row.state,
-            started_at=from_storage(row.started_at), started_by=row.started_by,
+            id=row.id,
+            key=row.key,
+            version=definition.version,
+            definition_id=row.definition_id,
+            business_key=row.business_key,
+            state=row.state,
+            started_at=from_storage(row.started_at),
+            started_by=row.started_by,
             ended_at=from_storage(row.ended_at),
-            open_incidents=[{"id": i.id, "element_id": i.element_id, "message": i.message,
-                             "created_at": from_storage(i.created_at).isoformat()}
-                            for i in incidents],
+            open_incidents=[
+                {
+                    "id": i.id,
+                    "element_id": i.element_id,
+                    "message": i.message,
+                    "created_at": from_storage(i.created_at).isoformat(),
+                }
+                for i in incidents
+            ],
             data=data,
         )
 
@@ -351,5 +450,11 @@ class Runtime:
 
     def open_tasks_count(self, instance_id: int) -> int:
         with self.db.read() as session:
-            return session.scalar(select(func.count()).select_from(HumanTask).where(
-                HumanTask.instance_id == instance_id, HumanTask.state == "open")) or 0
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(HumanTask)
+                    .where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
+                )
+                or 0
+            )

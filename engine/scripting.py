@@ -59,37 +59,107 @@ from SpiffWorkflow.exceptions import WorkflowException
 from engine.errors import ScriptError
 
 __all__ = [
-    "KedjaScriptEngine", "RestrictedEnvironment", "SandboxViolation", "check_source",
+    "KedjaScriptEngine",
+    "RestrictedEnvironment",
+    "SandboxViolation",
+    "check_source",
     "make_script_engine",
 ]
 
 _EXTRA_BUILTINS = (
-    "len", "min", "max", "sum", "sorted", "any", "all", "enumerate", "zip", "range", "list",
-    "dict", "set", "frozenset", "tuple", "str", "int", "float", "bool", "round", "abs",
-    "isinstance", "map", "filter", "reversed",
+    "len",
+    "min",
+    "max",
+    "sum",
+    "sorted",
+    "any",
+    "all",
+    "enumerate",
+    "zip",
+    "range",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "round",
+    "abs",
+    "isinstance",
+    "map",
+    "filter",
+    "reversed",
 )
 # Gone from RestrictedPython's safe_builtins: classes, and exceptions that would stop the host.
-_DROPPED = {"__build_class__", "setattr", "delattr", "BaseException", "SystemExit",
-            "KeyboardInterrupt", "GeneratorExit"}
+_DROPPED = {
+    "__build_class__",
+    "setattr",
+    "delattr",
+    "BaseException",
+    "SystemExit",
+    "KeyboardInterrupt",
+    "GeneratorExit",
+}
 _BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _DROPPED}
 _BUILTINS.update({name: getattr(builtins, name) for name in _EXTRA_BUILTINS})
 
 SAFE_GLOBALS: dict[str, Any] = {
-    "datetime": _dt.datetime, "date": _dt.date, "timedelta": _dt.timedelta,
-    "timezone": _dt.timezone, "Decimal": Decimal, "math": math,
+    "datetime": _dt.datetime,
+    "date": _dt.date,
+    "timedelta": _dt.timedelta,
+    "timezone": _dt.timezone,
+    "Decimal": Decimal,
+    "math": math,
 }
 # Builtins left out on purpose. Calling one is refused at compile time: task data cannot hold
 # functions, so such a call can only mean the builtin. (A bare `open` is a plain NameError.)
-_REFUSED_NAMES = frozenset((
-    "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "hasattr", "globals",
-    "locals", "vars", "dir", "type", "input", "breakpoint", "help", "memoryview", "bytearray",
-    "object", "super", "property", "classmethod", "staticmethod", "exit", "quit", "format",
-))
+_REFUSED_NAMES = frozenset(
+    (
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "globals",
+        "locals",
+        "vars",
+        "dir",
+        "type",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "bytearray",
+        "object",
+        "super",
+        "property",
+        "classmethod",
+        "staticmethod",
+        "exit",
+        "quit",
+        "format",
+    )
+)
 
 _INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "@=": operator.imatmul,
-    "<<=": operator.ilshift, ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "@=": operator.imatmul,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
     "^=": operator.ixor,
 }
 
@@ -187,9 +257,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self, environment_globals: dict[str, Any] | None = None) -> None:
         super().__init__({**SAFE_GLOBALS, **(environment_globals or {})})
 
-    def evaluate(
-        self, expression: str, context: dict, external_context: dict | None = None
-    ) -> Any:
+    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
         return eval(_code(expression, "eval"), namespace)  # noqa: S307 - restricted, guarded
 

@@ -66,7 +66,9 @@ def _registry():
     registry = BpmnWorkflowSerializer.configure(config)
     # SpiffWorkflow registers datetime and timedelta; form answers also hold dates and
     # decimals, which would otherwise fail to encode or come back as strings.
-    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(
+        date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])
+    )
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     return registry
 
@@ -100,13 +102,20 @@ class StateCodec:
         return json.dumps(self.registry.convert(workflow), cls=self._encoder, separators=(",", ":"))
 
     def load_state(
-        self, text: str, version: str, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
+        self,
+        text: str,
+        version: str,
+        spec: Any,
+        subprocess_specs: dict[str, Any],
+        script_engine: Any,
     ) -> BpmnWorkflow:
         dct = json.loads(text)
         if version != SPIFF_STATE_VERSION:
             # Old formats need SpiffWorkflow's migrations; they expect the specs inline.
             dct["spec"] = self.registry.convert(spec)
-            dct["subprocess_specs"] = {k: self.registry.convert(v) for k, v in subprocess_specs.items()}
+            dct["subprocess_specs"] = {
+                k: self.registry.convert(v) for k, v in subprocess_specs.items()
+            }
             if version in MIGRATIONS:
                 MIGRATIONS[version](dct)
             dct.pop("spec")

@@ -62,10 +62,17 @@ class StepContext:
     queued_messages: int = 0
     new_subscriptions: bool = False
 
-    def record(self, kind: str, data: dict[str, Any] | None = None, element_id: str | None = None,
-               task_id: int | None = None, actor: str | None = None) -> None:
-        self.events.append(PendingEvent(kind, actor or self.actor.id, data or {}, element_id,
-                                        task_id))
+    def record(
+        self,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        element_id: str | None = None,
+        task_id: int | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.events.append(
+            PendingEvent(kind, actor or self.actor.id, data or {}, element_id, task_id)
+        )
 
 
 @dataclass
@@ -116,9 +123,17 @@ class WorkflowCache:
 
 
 class StepRunner:
-    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
-                 policy: TaskPolicy, specs: Callable[[int], tuple[Any, dict[str, Any]]],
-                 script_engine: Any, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        db: Database,
+        codec: StateCodec,
+        clock: Clock,
+        history: History,
+        policy: TaskPolicy,
+        specs: Callable[[int], tuple[Any, dict[str, Any]]],
+        script_engine: Any,
+        cache_size: int = 256,
+    ) -> None:
         self.db = db
         self.codec = codec
         self.clock = clock
@@ -134,8 +149,15 @@ class StepRunner:
 
     # -- the unit of work -----------------------------------------------------------------
 
-    def run(self, instance_id: int, change: Callable[[StepContext], T], actor: Actor, *,
-            allow_suspended: bool = False, keep_on_failure: bool = True) -> StepOutcome:
+    def run(
+        self,
+        instance_id: int,
+        change: Callable[[StepContext], T],
+        actor: Actor,
+        *,
+        allow_suspended: bool = False,
+        keep_on_failure: bool = True,
+    ) -> StepOutcome:
         """Apply `change` and continue the instance, as one transaction.
 
         `keep_on_failure`: when the continuation fails, commit the change alone plus an
@@ -147,19 +169,28 @@ class StepRunner:
             raise
         except _ContinuationError as failure:
             self.cache.drop(instance_id)
-            return self._record_failure(instance_id, change, actor, failure, keep_on_failure,
-                                        allow_suspended)
+            return self._record_failure(
+                instance_id, change, actor, failure, keep_on_failure, allow_suspended
+            )
 
-    def _attempt(self, instance_id: int, change: Callable[[StepContext], T], actor: Actor,
-                 allow_suspended: bool, advance: bool,
-                 incident: tuple[str | None, str] | None = None) -> StepOutcome:
+    def _attempt(
+        self,
+        instance_id: int,
+        change: Callable[[StepContext], T],
+        actor: Actor,
+        allow_suspended: bool,
+        advance: bool,
+        incident: tuple[str | None, str] | None = None,
+    ) -> StepOutcome:
         ctx: StepContext | None = None
         try:
             with self.db.write() as session:
                 ctx = self._open(session, instance_id, actor)
                 if ctx.instance.state in ("completed", "terminated"):
-                    raise InvalidState(f"Instance {instance_id} is {ctx.instance.state}; "
-                                       "nothing can change in it any more.")
+                    raise InvalidState(
+                        f"Instance {instance_id} is {ctx.instance.state}; "
+                        "nothing can change in it any more."
+                    )
                 if ctx.instance.state == "suspended" and not allow_suspended:
                     raise InvalidState(f"Instance {instance_id} is suspended; resume it first.")
                 try:
@@ -180,12 +211,16 @@ class StepRunner:
                     raise _ContinuationError(exc) from exc
         except StaleDataError as exc:
             self.cache.drop(instance_id)
-            raise Conflict(f"Instance {instance_id} was changed by someone else at the same time; "
-                           "nothing was saved. Reload and try again.") from exc
+            raise Conflict(
+                f"Instance {instance_id} was changed by someone else at the same time; "
+                "nothing was saved. Reload and try again."
+            ) from exc
         except IntegrityError as exc:
             self.cache.drop(instance_id)
-            raise Conflict(f"Instance {instance_id} was changed concurrently ({exc.orig}); "
-                           "nothing was saved. Reload and try again.") from exc
+            raise Conflict(
+                f"Instance {instance_id} was changed concurrently ({exc.orig}); "
+                "nothing was saved. Reload and try again."
+            ) from exc
         except BaseException:
             self.cache.drop(instance_id)
             raise
@@ -194,22 +229,36 @@ class StepRunner:
             hook(ctx)
         return StepOutcome(value, instance_id, incident[1] if incident else None)
 
-    def _record_failure(self, instance_id: int, change: Callable[[StepContext], Any],
-                        actor: Actor, failure: _ContinuationError, keep: bool,
-                        allow_suspended: bool) -> StepOutcome:
+    def _record_failure(
+        self,
+        instance_id: int,
+        change: Callable[[StepContext], Any],
+        actor: Actor,
+        failure: _ContinuationError,
+        keep: bool,
+        allow_suspended: bool,
+    ) -> StepOutcome:
         element, message = failure.element, failure.message
         log.warning("instance %s: step failed at %s: %s", instance_id, element, message)
         if keep:
             try:
-                return self._attempt(instance_id, change, actor, allow_suspended, advance=False,
-                                     incident=(element, message))
+                return self._attempt(
+                    instance_id,
+                    change,
+                    actor,
+                    allow_suspended,
+                    advance=False,
+                    incident=(element, message),
+                )
             except (Conflict, NotFound, StepFailed):
                 raise
             except Exception:  # the change alone fails too: record just the incident
-                log.exception("instance %s: could not save the change without continuing",
-                              instance_id)
-        self._attempt(instance_id, lambda ctx: None, actor, True, advance=False,
-                      incident=(element, message))
+                log.exception(
+                    "instance %s: could not save the change without continuing", instance_id
+                )
+        self._attempt(
+            instance_id, lambda ctx: None, actor, True, advance=False, incident=(element, message)
+        )
         return StepOutcome(None, instance_id, message)
 
     # -- pieces ---------------------------------------------------------------------------
@@ -223,15 +272,29 @@ class StepRunner:
         if workflow is None:
             workflow = self.load(instance)
         open_incident = session.scalar(
-            select(Incident.id).where(Incident.instance_id == instance_id,
-                                      Incident.resolved_at.is_(None)).limit(1))
-        return StepContext(session, instance, definition, workflow, actor, self.clock.now(),
-                           has_open_incident=open_incident is not None)
+            select(Incident.id)
+            .where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+            .limit(1)
+        )
+        return StepContext(
+            session,
+            instance,
+            definition,
+            workflow,
+            actor,
+            self.clock.now(),
+            has_open_incident=open_incident is not None,
+        )
 
     def load(self, instance: ProcessInstance) -> BpmnWorkflow:
         spec, subprocess_specs = self.specs(instance.definition_id)
-        return self.codec.load_state(instance.workflow_state, instance.serializer_version,
-                                     spec, subprocess_specs, self.script_engine)
+        return self.codec.load_state(
+            instance.workflow_state,
+            instance.serializer_version,
+            spec,
+            subprocess_specs,
+            self.script_engine,
+        )
 
     def advance(self, ctx: StepContext) -> None:
         """Run everything that needs no person, recording each element that completed."""
@@ -239,8 +302,12 @@ class StepRunner:
         def did_complete(task) -> None:  # type: ignore[no-untyped-def]
             spec = task.task_spec
             if spec.bpmn_id is not None:
-                ctx.record("element.completed", {"type": type(spec).__name__},
-                           element_id=spec.bpmn_id, actor="engine")
+                ctx.record(
+                    "element.completed",
+                    {"type": type(spec).__name__},
+                    element_id=spec.bpmn_id,
+                    actor="engine",
+                )
 
         ctx.workflow.do_engine_steps(did_complete_task=did_complete)
         for hook in self.after_advance:
@@ -255,21 +322,49 @@ class StepRunner:
             ctx.record("instance.completed", actor="engine")
         pruning.prune(wf)
         finished = instance.state in ("completed", "terminated")
-        sync_tasks(session, instance, ctx.definition, wf, self.policy, ctx.now, ctx.events,
-                   "engine")
+        sync_tasks(
+            session, instance, ctx.definition, wf, self.policy, ctx.now, ctx.events, "engine"
+        )
         ctx.new_subscriptions = messages.sync_subscriptions(session, instance, wf, finished)
         ctx.queued_messages = messages.queue_thrown_messages(
-            session, instance, wf, self.codec.dump_data, to_storage(ctx.now))
+            session, instance, wf, self.codec.dump_data, to_storage(ctx.now)
+        )
         self.history.append_to_instance(session, instance, ctx.events, ctx.now)
         instance.workflow_state = self.codec.dump_state(wf)
         instance.serializer_version = SPIFF_STATE_VERSION
         session.flush()
 
     def _add_incident(self, ctx: StepContext, element: str | None, message: str) -> None:
-        ctx.session.add(Incident(instance_id=ctx.instance.id, created_at=to_storage(ctx.now),
-                                 element_id=element, message=message))
-        ctx.record("incident.created", {"message": message}, element_id=element,
-                   actor="engine")
+        stored_now = to_storage(ctx.now)
+        same = ctx.session.scalars(
+            select(Incident).where(
+                Incident.instance_id == ctx.instance.id,
+                Incident.resolved_at.is_(None),
+                Incident.element_id == element,
+            )
+        ).first()
+        if same is not None:
+            same.attempts += 1
+            same.message = message
+            same.last_failed_at = stored_now
+            ctx.record(
+                "incident.failed_again",
+                {"incident": same.id, "message": message, "attempts": same.attempts},
+                element_id=element,
+                actor="engine",
+            )
+            return
+        ctx.session.add(
+            Incident(
+                instance_id=ctx.instance.id,
+                created_at=stored_now,
+                element_id=element,
+                message=message,
+                attempts=1,
+                last_failed_at=stored_now,
+            )
+        )
+        ctx.record("incident.created", {"message": message}, element_id=element, actor="engine")
 
 
 class _ContinuationError(Exception):

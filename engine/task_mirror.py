@@ -91,9 +91,16 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
     return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
-def sync_tasks(session: Session, instance: ProcessInstance, definition: ProcessDefinition,
-               workflow: BpmnWorkflow, policy: TaskPolicy, now: datetime,
-               events: list[PendingEvent], actor_id: str) -> None:
+def sync_tasks(
+    session: Session,
+    instance: ProcessInstance,
+    definition: ProcessDefinition,
+    workflow: BpmnWorkflow,
+    policy: TaskPolicy,
+    now: datetime,
+    events: list[PendingEvent],
+    actor_id: str,
+) -> None:
     ready = ready_human_tasks(workflow)
     open_rows = session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
@@ -106,8 +113,15 @@ def sync_tasks(session: Session, instance: ProcessInstance, definition: ProcessD
         else:
             row.state = "cancelled"
             row.completed_at = stored_now
-            events.append(PendingEvent("task.cancelled", actor_id, {"name": row.name},
-                                       element_id=row.element_id, task_id=row.id))
+            events.append(
+                PendingEvent(
+                    "task.cancelled",
+                    actor_id,
+                    {"name": row.name},
+                    element_id=row.element_id,
+                    task_id=row.id,
+                )
+            )
     created = []
     for spiff_id, task in ready.items():
         if spiff_id not in known:
@@ -122,15 +136,29 @@ def sync_tasks(session: Session, instance: ProcessInstance, definition: ProcessD
         for kind, values in (("user", row.candidate_users), ("group", row.candidate_groups)):
             for value in json.loads(values):
                 session.add(TaskCandidate(task_id=row.id, kind=kind, value=value))
-        events.append(PendingEvent(
-            "task.created", actor_id,
-            {"name": row.name, "role": row.role, "organisation": row.organisation,
-             "due_at": row.due_at.isoformat() if row.due_at else None},
-            element_id=row.element_id, task_id=row.id))
+        events.append(
+            PendingEvent(
+                "task.created",
+                actor_id,
+                {
+                    "name": row.name,
+                    "role": row.role,
+                    "organisation": row.organisation,
+                    "due_at": row.due_at.isoformat() if row.due_at else None,
+                },
+                element_id=row.element_id,
+                task_id=row.id,
+            )
+        )
 
 
-def _new_row(instance: ProcessInstance, definition: ProcessDefinition, task: Task,
-             assignment: Assignment, stored_now: datetime) -> HumanTask:
+def _new_row(
+    instance: ProcessInstance,
+    definition: ProcessDefinition,
+    task: Task,
+    assignment: Assignment,
+    stored_now: datetime,
+) -> HumanTask:
     spec = task.task_spec
     props = task_properties(task)
     return HumanTask(

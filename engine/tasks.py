@@ -65,12 +65,29 @@ class TaskInfo:
     @classmethod
     def of(cls, row: HumanTask, codec: StateCodec) -> TaskInfo:
         return cls(
-            row.id, row.instance_id, row.definition_key, row.definition_version, row.element_id,
-            row.name, row.documentation, row.lane, row.role, row.organisation, row.assignee,
-            json.loads(row.candidate_users), json.loads(row.candidate_groups),
-            from_storage(row.due_at), row.priority, row.form_schema, row.form_ui_schema,
-            row.state, from_storage(row.created_at), from_storage(row.claimed_at),
-            row.claimed_by, from_storage(row.completed_at), row.completed_by,
+            row.id,
+            row.instance_id,
+            row.definition_key,
+            row.definition_version,
+            row.element_id,
+            row.name,
+            row.documentation,
+            row.lane,
+            row.role,
+            row.organisation,
+            row.assignee,
+            json.loads(row.candidate_users),
+            json.loads(row.candidate_groups),
+            from_storage(row.due_at),
+            row.priority,
+            row.form_schema,
+            row.form_ui_schema,
+            row.state,
+            from_storage(row.created_at),
+            from_storage(row.claimed_at),
+            row.claimed_by,
+            from_storage(row.completed_at),
+            row.completed_by,
             codec.load_data(row.draft),
         )
 
@@ -91,8 +108,16 @@ class Page:
 
 
 class Tasks:
-    def __init__(self, db: Database, codec: StateCodec, clock: Clock, history: History,
-                 repository: Repository, steps: StepRunner, deliver_pending) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        db: Database,
+        codec: StateCodec,
+        clock: Clock,
+        history: History,
+        repository: Repository,
+        steps: StepRunner,
+        deliver_pending,
+    ) -> None:  # type: ignore[no-untyped-def]
         self.db = db
         self.codec = codec
         self.clock = clock
@@ -107,9 +132,16 @@ class Tasks:
         with self.db.read() as session:
             return TaskInfo.of(self._row(session, task_id), self.codec)
 
-    def list(self, *, actor: Actor | None = None, instance_id: int | None = None,
-             state: str = "open", scope: str = "all", limit: int = 50,
-             offset: int = 0) -> Page:
+    def list(
+        self,
+        *,
+        actor: Actor | None = None,
+        instance_id: int | None = None,
+        state: str = "open",
+        scope: str = "all",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
         """Tasks by state; for an actor, only those they may see.
 
         `scope` (with an actor): "mine" — assigned to them; "claimable" — unassigned and they
@@ -126,8 +158,11 @@ class Tasks:
             query = query.where(self._visible_to(actor, scope))
         with self.db.read() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            order = (HumanTask.completed_at.desc(), HumanTask.id.desc()) if state == "completed" \
+            order = (
+                (HumanTask.completed_at.desc(), HumanTask.id.desc())
+                if state == "completed"
                 else (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+            )
             rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
             return Page([TaskInfo.of(r, self.codec) for r in rows], total, limit, offset)
 
@@ -136,13 +171,21 @@ class Tasks:
         if actor.admin:
             eligible = HumanTask.assignee.is_(None)
         else:
-            by_grant = [and_(HumanTask.role == role, True if org is None else
-                             HumanTask.organisation == org) for role, org in actor.grants]
-            candidate = HumanTask.id.in_(select(TaskCandidate.task_id).where(or_(
-                and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
-                and_(TaskCandidate.kind == "group", TaskCandidate.value.in_(actor.roles)))))
-            eligible = and_(HumanTask.assignee.is_(None), or_(candidate, *by_grant)
-                            if by_grant else candidate)
+            by_grant = [
+                and_(HumanTask.role == role, True if org is None else HumanTask.organisation == org)
+                for role, org in actor.grants
+            ]
+            candidate = HumanTask.id.in_(
+                select(TaskCandidate.task_id).where(
+                    or_(
+                        and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
+                        and_(TaskCandidate.kind == "group", TaskCandidate.value.in_(actor.roles)),
+                    )
+                )
+            )
+            eligible = and_(
+                HumanTask.assignee.is_(None), or_(candidate, *by_grant) if by_grant else candidate
+            )
         if scope == "mine":
             return mine
         if scope == "claimable":
@@ -162,18 +205,24 @@ class Tasks:
             return True
         if row.assignee is not None:
             return False
-        return (actor.id in json.loads(row.candidate_users)
-                or bool(actor.roles & set(json.loads(row.candidate_groups)))
-                or actor.holds(row.role, row.organisation))
+        return (
+            actor.id in json.loads(row.candidate_users)
+            or bool(actor.roles & set(json.loads(row.candidate_groups)))
+            or actor.holds(row.role, row.organisation)
+        )
 
     def _check_open(self, row: HumanTask) -> None:
         if row.state == "completed":
-            raise Conflict(f"Task {row.id} ('{row.name}') was already completed by "
-                           f"{row.completed_by} at {from_storage(row.completed_at):%Y-%m-%d %H:%M} "
-                           "UTC; your change was not saved.")
+            raise Conflict(
+                f"Task {row.id} ('{row.name}') was already completed by "
+                f"{row.completed_by} at {from_storage(row.completed_at):%Y-%m-%d %H:%M} "
+                "UTC; your change was not saved."
+            )
         if row.state != "open":
-            raise Conflict(f"Task {row.id} ('{row.name}') is no longer open ({row.state}); "
-                           "the process has moved on.")
+            raise Conflict(
+                f"Task {row.id} ('{row.name}') is no longer open ({row.state}); "
+                "the process has moved on."
+            )
 
     # -- claim, unclaim, draft ------------------------------------------------------------
 
@@ -194,21 +243,26 @@ class Tasks:
                 if row.assignee is not None:
                     raise Conflict(f"Task {task_id} is already claimed by {row.assignee}.")
                 if not self.may_work_on(actor, row):
-                    raise NotPermitted(f"{actor.id} may not claim task {task_id} "
-                                       f"(role {row.role}, organisation {row.organisation}).")
+                    raise NotPermitted(
+                        f"{actor.id} may not claim task {task_id} "
+                        f"(role {row.role}, organisation {row.organisation})."
+                    )
                 row.assignee, row.claimed_by, row.claimed_at = actor.id, actor.id, to_storage(now)
                 kind = "task.claimed"
             else:
                 if row.assignee is None:
                     return TaskInfo.of(row, self.codec)
                 if row.assignee != actor.id and not actor.admin:
-                    raise NotPermitted(f"Task {task_id} is claimed by {row.assignee}; only they "
-                                       "or an administrator can release it.")
+                    raise NotPermitted(
+                        f"Task {task_id} is claimed by {row.assignee}; only they "
+                        "or an administrator can release it."
+                    )
                 previous = row.assignee
                 row.assignee = row.claimed_by = row.claimed_at = None
                 kind = "task.unclaimed"
-            self._append(session, row, kind, actor,
-                         {} if claim else {"previous_assignee": previous}, now)
+            self._append(
+                session, row, kind, actor, {} if claim else {"previous_assignee": previous}, now
+            )
             return TaskInfo.of(row, self.codec)
 
     def save_draft(self, task_id: int, data: dict[str, Any], actor: Actor) -> TaskInfo:
@@ -223,11 +277,22 @@ class Tasks:
             row.draft_saved_at = to_storage(now)
             return TaskInfo.of(row, self.codec)
 
-    def _append(self, session: Session, row: HumanTask, kind: str, actor: Actor,
-                data: dict[str, Any], now: datetime) -> None:
+    def _append(
+        self,
+        session: Session,
+        row: HumanTask,
+        kind: str,
+        actor: Actor,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> None:
         instance = session.get(ProcessInstance, row.instance_id)
-        self.history.append_to_instance(session, instance, [PendingEvent(
-            kind, actor.id, data, element_id=row.element_id, task_id=row.id)], now)
+        self.history.append_to_instance(
+            session,
+            instance,
+            [PendingEvent(kind, actor.id, data, element_id=row.element_id, task_id=row.id)],
+            now,
+        )
         # The instance row now holds a new history head, so its version moves on too: a
         # claim racing a completion is caught by the same optimistic lock.
 
@@ -240,12 +305,18 @@ class Tasks:
             row = self._row(session, task_id)
             self._check_open(row)
             if not self.may_work_on(actor, row):
-                raise NotPermitted(f"{actor.id} may not complete task {task_id} ('{row.name}'); "
-                                   f"it is for role {row.role}"
-                                   + (f" in {row.organisation}" if row.organisation else "")
-                                   + (f", claimed by {row.assignee}" if row.assignee else "") + ".")
-            instance_id, definition_id, schema_name = row.instance_id, row.definition_id, \
-                row.form_schema
+                raise NotPermitted(
+                    f"{actor.id} may not complete task {task_id} ('{row.name}'); "
+                    f"it is for role {row.role}"
+                    + (f" in {row.organisation}" if row.organisation else "")
+                    + (f", claimed by {row.assignee}" if row.assignee else "")
+                    + "."
+                )
+            instance_id, definition_id, schema_name = (
+                row.instance_id,
+                row.definition_id,
+                row.form_schema,
+            )
         if schema_name:
             forms.validate(self.repository.form(definition_id, schema_name), data, schema_name)
 
@@ -263,8 +334,12 @@ class Tasks:
             if task_row.assignee is None:
                 task_row.assignee = actor.id
             task_row.draft = None
-            ctx.record("task.completed", {"name": task_row.name, "data": data},
-                       element_id=task_row.element_id, task_id=task_row.id)
+            ctx.record(
+                "task.completed",
+                {"name": task_row.name, "data": data},
+                element_id=task_row.element_id,
+                task_id=task_row.id,
+            )
 
         for attempt in range(COMPLETE_RETRIES):
             try:
@@ -285,8 +360,9 @@ class Tasks:
         task = self.get(task_id)
         if task.form_schema:
             definition = self.repository.get(task.definition_key, task.definition_version)
-            forms.validate(self.repository.form(definition.id, task.form_schema), data,
-                           task.form_schema)
+            forms.validate(
+                self.repository.form(definition.id, task.form_schema), data, task.form_schema
+            )
 
     def problems(self, exc: ValidationError) -> list[dict[str, Any]]:
         return [p.as_dict() for p in exc.problems]

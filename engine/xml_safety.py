@@ -129,18 +129,24 @@ def parse_xml(file_name: str, data: bytes) -> etree._ElementTree:
     except etree.XMLSyntaxError as err:
         line = err.lineno if err.lineno and err.lineno > 0 else None
         message = err.msg or str(err)
-        raise ValidationError(
-            f"{file_name} is not well-formed XML",
-            [
-                Problem(
-                    f"not well-formed XML: {message}",
-                    file=file_name,
-                    line=line,
-                    hint="Fix the XML syntax at that line (an unclosed tag, a stray '&' or '<' "
-                    "in text, a bad encoding), or export the diagram again from the modeller",
-                )
-            ],
-        ) from None
+        if "limit" in message.lower() or "huge" in message.lower():
+            # libxml2's safety limits without huge_tree: text nodes of 10 MB, deep nesting.
+            problem = Problem(
+                f"the XML exceeds a parser safety limit: {message}",
+                file=file_name,
+                line=line,
+                hint="Remove very large embedded content (images, long documentation) or "
+                "extremely deep nesting from the file",
+            )
+        else:
+            problem = Problem(
+                f"not well-formed XML: {message}",
+                file=file_name,
+                line=line,
+                hint="Fix the XML syntax at that line (an unclosed tag, a stray '&' or '<' "
+                "in text, a bad encoding), or export the diagram again from the modeller",
+            )
+        raise ValidationError(f"{file_name} cannot be read as XML", [problem]) from None
     if tree.docinfo.doctype:
         # Backstop for encodings the byte check could not see through.
         raise ValidationError(

@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 
 from engine import Engine, SimulatedClock
 
-PG_ADMIN_URL = os.environ.get("KEDJA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "KEDJA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -42,8 +44,9 @@ def pg_server() -> Iterator[str]:
     problem = _pg_available()
     if problem is not None:
         if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: "
-                        f"{problem}")
+            pytest.fail(
+                f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: {problem}"
+            )
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
     name = f"kedja_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -52,8 +55,10 @@ def pg_server() -> Iterator[str]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 

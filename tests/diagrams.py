@@ -7,6 +7,7 @@ call activities. It is test scaffolding, not a modelling API.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
@@ -51,8 +52,13 @@ class Diagram:
             body = f'<bpmn:messageEventDefinition messageRef="{self._msg(message)}"/>'
         return self._add(_Node(id, "startEvent", body=body))
 
-    def end(self, id: str = "end", message: str | None = None, payload: str | None = None,
-            terminate: bool = False) -> Diagram:
+    def end(
+        self,
+        id: str = "end",
+        message: str | None = None,
+        payload: str | None = None,
+        terminate: bool = False,
+    ) -> Diagram:
         body = ""
         if message:
             body = self._message_def(message, payload=payload)
@@ -60,26 +66,45 @@ class Diagram:
             body = "<bpmn:terminateEventDefinition/>"
         return self._add(_Node(id, "endEvent", body=body))
 
-    def user(self, id: str, name: str | None = None, lane: str | None = None,
-             form: str | None = None, **properties: str) -> Diagram:
+    def user(
+        self,
+        id: str,
+        name: str | None = None,
+        lane: str | None = None,
+        form: str | None = None,
+        **properties: str,
+    ) -> Diagram:
         props = dict(properties)
         if form:
             props["formJsonSchemaFilename"] = form
         body = ""
         if props:
-            items = "".join(f"<spiffworkflow:property name={quoteattr(k)} value={quoteattr(v)}/>"
-                            for k, v in props.items())
-            body = ("<bpmn:extensionElements><spiffworkflow:properties>" + items +
-                    "</spiffworkflow:properties></bpmn:extensionElements>")
+            items = "".join(
+                f"<spiffworkflow:property name={quoteattr(k)} value={quoteattr(v)}/>"
+                for k, v in props.items()
+            )
+            body = (
+                "<bpmn:extensionElements><spiffworkflow:properties>"
+                + items
+                + "</spiffworkflow:properties></bpmn:extensionElements>"
+            )
         return self._add(_Node(id, "userTask", name or id, body, lane=lane))
 
     def manual(self, id: str, name: str | None = None, lane: str | None = None) -> Diagram:
         return self._add(_Node(id, "manualTask", name or id, lane=lane))
 
-    def script(self, id: str, script: str, name: str | None = None,
-               lane: str | None = None) -> Diagram:
-        return self._add(_Node(id, "scriptTask", name or id,
-                               f"<bpmn:script>{escape(script)}</bpmn:script>", lane=lane))
+    def script(
+        self, id: str, script: str, name: str | None = None, lane: str | None = None
+    ) -> Diagram:
+        return self._add(
+            _Node(
+                id,
+                "scriptTask",
+                name or id,
+                f"<bpmn:script>{escape(script)}</bpmn:script>",
+                lane=lane,
+            )
+        )
 
     def xor(self, id: str, default: str | None = None) -> Diagram:
         attrs = {"default": default} if default else {}
@@ -92,25 +117,35 @@ class Diagram:
         return self._add(_Node(id, "callActivity", name or id, attrs={"calledElement": called}))
 
     def catch_message(self, id: str, message: str, variable: str | None = None) -> Diagram:
-        return self._add(_Node(id, "intermediateCatchEvent",
-                               body=self._message_def(message, variable=variable)))
+        return self._add(
+            _Node(id, "intermediateCatchEvent", body=self._message_def(message, variable=variable))
+        )
 
     def throw_message(self, id: str, message: str, payload: str) -> Diagram:
-        return self._add(_Node(id, "intermediateThrowEvent",
-                               body=self._message_def(message, payload=payload)))
+        return self._add(
+            _Node(id, "intermediateThrowEvent", body=self._message_def(message, payload=payload))
+        )
 
     def timer(self, id: str, duration: str) -> Diagram:
-        return self._add(_Node(id, "intermediateCatchEvent", body=(
-            "<bpmn:timerEventDefinition><bpmn:timeDuration>"
-            f"{escape(duration)}</bpmn:timeDuration></bpmn:timerEventDefinition>")))
+        return self._add(
+            _Node(
+                id,
+                "intermediateCatchEvent",
+                body=(
+                    "<bpmn:timerEventDefinition><bpmn:timeDuration>"
+                    f"{escape(duration)}</bpmn:timeDuration></bpmn:timerEventDefinition>"
+                ),
+            )
+        )
 
-    def flow(self, source: str, target: str, condition: str | None = None,
-             id: str | None = None) -> Diagram:
+    def flow(
+        self, source: str, target: str, condition: str | None = None, id: str | None = None
+    ) -> Diagram:
         self.flows.append((id or f"flow_{source}_{target}", source, target, condition))
         return self
 
     def chain(self, *ids: str) -> Diagram:
-        for a, b in zip(ids, ids[1:], strict=False):
+        for a, b in itertools.pairwise(ids):
             self.flow(a, b)
         return self
 
@@ -126,16 +161,19 @@ class Diagram:
         self.messages[msg_id] = name
         return msg_id
 
-    def _message_def(self, message: str, payload: str | None = None,
-                     variable: str | None = None) -> str:
+    def _message_def(
+        self, message: str, payload: str | None = None, variable: str | None = None
+    ) -> str:
         ext = ""
         if payload:
             ext += f"<spiffworkflow:messagePayload>{escape(payload)}</spiffworkflow:messagePayload>"
         if variable:
             ext += f"<spiffworkflow:messageVariable>{variable}</spiffworkflow:messageVariable>"
         inner = f"<bpmn:extensionElements>{ext}</bpmn:extensionElements>" if ext else ""
-        return (f'<bpmn:messageEventDefinition messageRef="{self._msg(message)}">{inner}'
-                "</bpmn:messageEventDefinition>")
+        return (
+            f'<bpmn:messageEventDefinition messageRef="{self._msg(message)}">{inner}'
+            "</bpmn:messageEventDefinition>"
+        )
 
     def xml(self) -> str:
         incoming: dict[str, list[str]] = {}
@@ -148,11 +186,14 @@ class Diagram:
         if lanes:
             parts.append('<bpmn:laneSet id="laneset">')
             for lane in lanes:
-                refs = "".join(f"<bpmn:flowNodeRef>{n.id}</bpmn:flowNodeRef>"
-                               for n in self.nodes if n.lane == lane or
-                               (n.lane is None and lane == lanes[0]))
-                parts.append(f'<bpmn:lane id="lane_{_slug(lane)}" name={quoteattr(lane)}>'
-                             f"{refs}</bpmn:lane>")
+                refs = "".join(
+                    f"<bpmn:flowNodeRef>{n.id}</bpmn:flowNodeRef>"
+                    for n in self.nodes
+                    if n.lane == lane or (n.lane is None and lane == lanes[0])
+                )
+                parts.append(
+                    f'<bpmn:lane id="lane_{_slug(lane)}" name={quoteattr(lane)}>{refs}</bpmn:lane>'
+                )
             parts.append("</bpmn:laneSet>")
         for n in self.nodes:
             attrs = "".join(f" {k}={quoteattr(v)}" for k, v in n.attrs.items())
@@ -166,40 +207,67 @@ class Diagram:
             outs = "".join(f"<bpmn:outgoing>{f}</bpmn:outgoing>" for f in outgoing.get(n.id, []))
             # BPMN's sequence: extensionElements, incoming, outgoing, then the rest.
             if n.tag == "scriptTask":
-                parts.append(f'<bpmn:{n.tag} id="{n.id}"{name}{attrs}>{ext}{ins}{outs}{body}'
-                             f"</bpmn:{n.tag}>")
+                parts.append(
+                    f'<bpmn:{n.tag} id="{n.id}"{name}{attrs}>{ext}{ins}{outs}{body}</bpmn:{n.tag}>'
+                )
             else:
-                parts.append(f'<bpmn:{n.tag} id="{n.id}"{name}{attrs}>{ext}{ins}{outs}{body}'
-                             f"</bpmn:{n.tag}>")
+                parts.append(
+                    f'<bpmn:{n.tag} id="{n.id}"{name}{attrs}>{ext}{ins}{outs}{body}</bpmn:{n.tag}>'
+                )
         for fid, s, t, cond in self.flows:
-            c = (f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" '
-                 f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{escape(cond)}'
-                 "</bpmn:conditionExpression>") if cond else ""
-            parts.append(f'<bpmn:sequenceFlow id="{fid}" sourceRef="{s}" targetRef="{t}">{c}'
-                         "</bpmn:sequenceFlow>")
-        process = (f'<bpmn:process id="{self.process_id}" isExecutable="true"'
-                   + (f" name={quoteattr(self.name)}" if self.name else "") + ">"
-                   + "".join(parts) + "</bpmn:process>")
+            c = (
+                (
+                    f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" '
+                    f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{escape(cond)}'
+                    "</bpmn:conditionExpression>"
+                )
+                if cond
+                else ""
+            )
+            parts.append(
+                f'<bpmn:sequenceFlow id="{fid}" sourceRef="{s}" targetRef="{t}">{c}'
+                "</bpmn:sequenceFlow>"
+            )
+        process = (
+            f'<bpmn:process id="{self.process_id}" isExecutable="true"'
+            + (f" name={quoteattr(self.name)}" if self.name else "")
+            + ">"
+            + "".join(parts)
+            + "</bpmn:process>"
+        )
         defs = []
         if self.correlations:
-            keys = "".join(f"<bpmn:correlationPropertyRef>{p}</bpmn:correlationPropertyRef>"
-                           for p in self.correlations)
-            defs.append(f'<bpmn:collaboration id="collab_{self.process_id}">'
-                        f'<bpmn:correlationKey name="main">{keys}</bpmn:correlationKey>'
-                        "</bpmn:collaboration>")
+            keys = "".join(
+                f"<bpmn:correlationPropertyRef>{p}</bpmn:correlationPropertyRef>"
+                for p in self.correlations
+            )
+            defs.append(
+                f'<bpmn:collaboration id="collab_{self.process_id}">'
+                f'<bpmn:correlationKey name="main">{keys}</bpmn:correlationKey>'
+                "</bpmn:collaboration>"
+            )
         for mid, mname in self.messages.items():
             defs.append(f'<bpmn:message id="{mid}" name={quoteattr(mname)}/>')
         for prop, (pname, exprs) in self.correlations.items():
             rex = "".join(
                 f'<bpmn:correlationPropertyRetrievalExpression messageRef="{m}">'
                 f"<bpmn:formalExpression>{escape(e)}</bpmn:formalExpression>"
-                "</bpmn:correlationPropertyRetrievalExpression>" for m, e in exprs.items())
-            defs.append(f'<bpmn:correlationProperty id="{prop}" name="{pname}">{rex}'
-                        "</bpmn:correlationProperty>")
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {NS} '
-                f'id="defs_{self.process_id}" targetNamespace="http://kedja.example/test">'
-                + "".join(defs) + process + self._di(lanes) + self.extra_definitions
-                + "</bpmn:definitions>")
+                "</bpmn:correlationPropertyRetrievalExpression>"
+                for m, e in exprs.items()
+            )
+            defs.append(
+                f'<bpmn:correlationProperty id="{prop}" name="{pname}">{rex}'
+                "</bpmn:correlationProperty>"
+            )
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {NS} '
+            f'id="defs_{self.process_id}" targetNamespace="http://kedja.example/test">'
+            + "".join(defs)
+            + process
+            + self._di(lanes)
+            + self.extra_definitions
+            + "</bpmn:definitions>"
+        )
 
     def _di(self, lanes: list[str]) -> str:
         pos = {}
@@ -210,25 +278,34 @@ class Diagram:
             small = n.tag.endswith("Event") or n.tag.endswith("Gateway")
             w, h = (36, 36) if small else (100, 80)
             pos[n.id] = (x, y, w, h)
-            shapes.append(f'<bpmndi:BPMNShape id="{n.id}_di" bpmnElement="{n.id}">'
-                          f'<dc:Bounds x="{x}" y="{y}" width="{w}" height="{h}"/>'
-                          "</bpmndi:BPMNShape>")
+            shapes.append(
+                f'<bpmndi:BPMNShape id="{n.id}_di" bpmnElement="{n.id}">'
+                f'<dc:Bounds x="{x}" y="{y}" width="{w}" height="{h}"/>'
+                "</bpmndi:BPMNShape>"
+            )
         for i, lane in enumerate(lanes):
-            shapes.append(f'<bpmndi:BPMNShape id="lane_{_slug(lane)}_di" '
-                          f'bpmnElement="lane_{_slug(lane)}" isHorizontal="true">'
-                          f'<dc:Bounds x="50" y="{40 + i * 200}" '
-                          f'width="{200 + 160 * len(self.nodes)}" height="200"/>'
-                          "</bpmndi:BPMNShape>")
+            shapes.append(
+                f'<bpmndi:BPMNShape id="lane_{_slug(lane)}_di" '
+                f'bpmnElement="lane_{_slug(lane)}" isHorizontal="true">'
+                f'<dc:Bounds x="50" y="{40 + i * 200}" '
+                f'width="{200 + 160 * len(self.nodes)}" height="200"/>'
+                "</bpmndi:BPMNShape>"
+            )
         for fid, s, t, _c in self.flows:
             sx, sy, sw, sh = pos[s]
             tx, ty, _tw, th = pos[t]
-            shapes.append(f'<bpmndi:BPMNEdge id="{fid}_di" bpmnElement="{fid}">'
-                          f'<di:waypoint x="{sx + sw}" y="{sy + sh // 2}"/>'
-                          f'<di:waypoint x="{tx}" y="{ty + th // 2}"/></bpmndi:BPMNEdge>')
-        return (f'<bpmndi:BPMNDiagram id="diagram_{self.process_id}">'
-                f'<bpmndi:BPMNPlane id="plane_{self.process_id}" '
-                f'bpmnElement="{self.process_id}">' + "".join(shapes)
-                + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>")
+            shapes.append(
+                f'<bpmndi:BPMNEdge id="{fid}_di" bpmnElement="{fid}">'
+                f'<di:waypoint x="{sx + sw}" y="{sy + sh // 2}"/>'
+                f'<di:waypoint x="{tx}" y="{ty + th // 2}"/></bpmndi:BPMNEdge>'
+            )
+        return (
+            f'<bpmndi:BPMNDiagram id="diagram_{self.process_id}">'
+            f'<bpmndi:BPMNPlane id="plane_{self.process_id}" '
+            f'bpmnElement="{self.process_id}">'
+            + "".join(shapes)
+            + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>"
+        )
 
 
 def _slug(text: str) -> str:

@@ -26,7 +26,9 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="proc" isExecutable="true">"""
 TAIL = "</bpmn:process></bpmn:definitions>"
 
-SCRIPT_PROCESS = HEAD + """
+SCRIPT_PROCESS = (
+    HEAD
+    + """
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Compute_totals" />
     <bpmn:scriptTask id="Compute_totals" name="Compute totals">
@@ -35,9 +37,13 @@ SCRIPT_PROCESS = HEAD + """
     </bpmn:scriptTask>
     <bpmn:sequenceFlow id="f2" sourceRef="Compute_totals" targetRef="end" />
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-""" + TAIL
+"""
+    + TAIL
+)
 
-GATEWAY_PROCESS = HEAD + """
+GATEWAY_PROCESS = (
+    HEAD
+    + """
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Gateway_amount" />
     <bpmn:exclusiveGateway id="Gateway_amount" name="Large amount?" default="small">
@@ -59,7 +65,9 @@ GATEWAY_PROCESS = HEAD + """
     <bpmn:sequenceFlow id="f4" sourceRef="Mark_small" targetRef="end" />
     <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>
     </bpmn:endEvent>
-""" + TAIL
+"""
+    + TAIL
+)
 
 
 def run(xml: str, data: dict | None = None, extra_globals: dict | None = None) -> dict:

@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    create the virtual environment, install, migrate, serve on http://127.0.0.1:5000
+#   make test   create the virtual environment, install what the tests need, lint, test
+# With CI=true the PostgreSQL tests are required instead of skipped when no server answers.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.kedja-installed
+NODE_STAMP := node_modules/.kedja-installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench clean setup
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# npm dependencies (bpmn-js and friends) are installed, never committed. Until the project
+# has a package.json there is nothing to install.
+$(NODE_STAMP): $(wildcard package.json package-lock.json)
+	if [ -f package.json ]; then \
+	  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; \
+	  mkdir -p node_modules && touch $(NODE_STAMP); \
+	fi
+
+run: setup
+	$(BIN)/kedja db upgrade
+	$(BIN)/kedja serve --host $(HOST) --port $(PORT) $(if $(wildcard bpmn/*.bpmn),--deploy bpmn)
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine processes webui tests bench
+	$(BIN)/ruff format --check engine processes webui tests bench
+
+test: setup lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine_overhead.py
+	$(BIN)/python bench/history_growth.py
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache
