@@ -61,7 +61,7 @@ class Engine:
             self.clock,
             self.history,
             policy or DefaultTaskPolicy(),
-            self.repository.specs,
+            self.repository,
             self.script_engine,
             cache_size=cache_size,
         )

@@ -33,14 +33,18 @@ def validate(schema_text: str, data: Any, form_name: str) -> None:
     errors = sorted(_validator(schema_text).iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return
-    problems = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
     for err in errors:
         pointer = _pointer(err.absolute_path)
         if err.validator == "required" and isinstance(err.instance, dict):
-            # Point at the missing field itself, not at its parent object.
-            missing = [name for name in err.validator_value if name not in err.instance]
-            for name in missing:
+            # Point at the missing field itself, not at its parent object. jsonschema reports
+            # one error per missing name, each carrying the whole list: report each name once.
+            for name in err.validator_value:
                 field = pointer.rstrip("/") + "/" + name
+                if name in err.instance or field in seen:
+                    continue
+                seen.add(field)
                 problems.append(
                     Problem(
                         f"'{name}' is required",

@@ -19,13 +19,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .clock import from_storage, to_storage
+from .errors import Conflict
 from .models import HistoryEvent, HistoryHead, ProcessInstance
 
 REPOSITORY_STREAM = "repository"
+
+
+_INSERT_EVENT = insert(HistoryEvent)
+_SELECT_HEAD = select(
+    ProcessInstance.history_seq, ProcessInstance.history_hash, ProcessInstance.version
+).where(ProcessInstance.id == bindparam("iid"))
+_UPDATE_HEAD = (
+    update(ProcessInstance)
+    .where(ProcessInstance.id == bindparam("iid"), ProcessInstance.version == bindparam("v"))
+    .values(
+        history_seq=bindparam("seq"),
+        history_hash=bindparam("hash"),
+        version=ProcessInstance.version + 1,
+    )
+)
 
 
 def instance_stream(instance_id: int) -> str:
@@ -78,14 +95,67 @@ class History:
     def __init__(self, dump_data) -> None:  # type: ignore[no-untyped-def]
         self._dump = dump_data
 
+    def write(
+        self,
+        conn: Connection,
+        stream: str,
+        instance_id: int | None,
+        seq: int,
+        prev: str,
+        events: list[PendingEvent],
+        at: datetime,
+    ) -> tuple[int, str]:
+        """Append `events` after head (`seq`, `prev`); returns the new head. The caller stores
+        the head in the same transaction (instance row or `history_head`)."""
+        if not events:
+            return seq, prev
+        stored_at = to_storage(at)
+        rows = []
+        for ev in events:
+            seq += 1
+            data = self._dump(ev.data)
+            digest = _digest(
+                stream, seq, stored_at, ev.actor, ev.kind, ev.element_id, ev.task_id, data, prev
+            )
+            rows.append(
+                {
+                    "stream": stream,
+                    "seq": seq,
+                    "instance_id": instance_id,
+                    "at": stored_at,
+                    "actor": ev.actor,
+                    "kind": ev.kind,
+                    "element_id": ev.element_id,
+                    "task_id": ev.task_id,
+                    "data": data,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        conn.execute(_INSERT_EVENT, rows)
+        return seq, prev
+
     def append_to_instance(
-        self, session: Session, instance: ProcessInstance, events: list[PendingEvent], at: datetime
+        self, conn: Connection, instance_id: int, events: list[PendingEvent], at: datetime
     ) -> None:
-        seq, prev = instance.history_seq, instance.history_hash
-        seq, prev = self._write(
-            session, instance_stream(instance.id), instance.id, seq, prev, events, at
+        """Append outside a step (claims): read and move the instance's head, bumping its
+        version so a concurrent step notices."""
+        head = conn.execute(_SELECT_HEAD, {"iid": instance_id}).one()
+        seq, digest = self.write(
+            conn,
+            instance_stream(instance_id),
+            instance_id,
+            head.history_seq,
+            head.history_hash,
+            events,
+            at,
         )
-        instance.history_seq, instance.history_hash = seq, prev
+        updated = conn.execute(
+            _UPDATE_HEAD, {"iid": instance_id, "v": head.version, "seq": seq, "hash": digest}
+        )
+        if updated.rowcount != 1:
+            raise Conflict(f"Instance {instance_id} changed at the same time; try again.")
 
     def append_to_repository(
         self, session: Session, events: list[PendingEvent], at: datetime
@@ -94,44 +164,9 @@ class History:
         if head is None:
             head = HistoryHead(stream=REPOSITORY_STREAM, seq=0, hash="")
             session.add(head)
-        head.seq, head.hash = self._write(
-            session, REPOSITORY_STREAM, None, head.seq, head.hash, events, at
+        head.seq, head.hash = self.write(
+            session.connection(), REPOSITORY_STREAM, None, head.seq, head.hash, events, at
         )
-
-    def _write(
-        self,
-        session: Session,
-        stream: str,
-        instance_id: int | None,
-        seq: int,
-        prev: str,
-        events: list[PendingEvent],
-        at: datetime,
-    ) -> tuple[int, str]:
-        stored_at = to_storage(at)
-        for ev in events:
-            seq += 1
-            data = self._dump(ev.data)
-            digest = _digest(
-                stream, seq, stored_at, ev.actor, ev.kind, ev.element_id, ev.task_id, data, prev
-            )
-            session.add(
-                HistoryEvent(
-                    stream=stream,
-                    seq=seq,
-                    instance_id=instance_id,
-                    at=stored_at,
-                    actor=ev.actor,
-                    kind=ev.kind,
-                    element_id=ev.element_id,
-                    task_id=ev.task_id,
-                    data=data,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
-            prev = digest
-        return seq, prev
 
     def events(self, session: Session, instance_id: int) -> list[dict[str, Any]]:
         rows = session.scalars(

@@ -24,10 +24,10 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
-from .models import MessageOutbox, MessageSubscription, ProcessInstance
+from .models import MessageOutbox, MessageSubscription
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,12 @@ class Subscription:
     values: dict[str, Any]
     expressions: dict[str, str]
 
-    def as_json(self) -> str:
-        return json.dumps(
+    def key(self) -> tuple[str, str, str]:
+        """What a `message_subscription` row holds: name, element, correlation JSON."""
+        correlation = json.dumps(
             {"values": self.values, "expressions": self.expressions}, sort_keys=True, default=str
         )
+        return self.message_name, self.element_id, correlation
 
 
 def _evaluate(workflow: BpmnWorkflow, expression: str, context: dict[str, Any]) -> Any:
@@ -77,39 +79,6 @@ def waiting_subscriptions(workflow: BpmnWorkflow) -> list[Subscription]:
     return subs
 
 
-def sync_subscriptions(
-    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, finished: bool
-) -> bool:
-    """Make the rows match what the instance waits for; True if a new one appeared."""
-    wanted = (
-        {}
-        if finished
-        else {
-            (s.message_name, s.element_id, s.as_json()): s for s in waiting_subscriptions(workflow)
-        }
-    )
-    rows = session.scalars(
-        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)
-    ).all()
-    have = {(r.message_name, r.element_id, r.correlation): r for r in rows}
-    for key, row in have.items():
-        if key not in wanted:
-            session.delete(row)
-    added = False
-    for key in wanted:
-        if key not in have:
-            session.add(
-                MessageSubscription(
-                    instance_id=instance.id,
-                    message_name=key[0],
-                    element_id=key[1],
-                    correlation=key[2],
-                )
-            )
-            added = True
-    return added
-
-
 def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """SpiffWorkflow's {key: {property: value}} -> {property: value}."""
     flat: dict[str, Any] = {}
@@ -119,25 +88,24 @@ def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, A
 
 
 def queue_thrown_messages(
-    session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, dump, now
+    conn: Connection, instance_id: int, workflow: BpmnWorkflow, dump, now
 ) -> int:  # type: ignore[no-untyped-def]
     """Move messages nobody inside the instance caught to the outbox; returns how many."""
-    count = 0
-    for event in workflow.get_events():
-        if not isinstance(event.event_definition, MessageEventDefinition):
-            continue
-        session.add(
-            MessageOutbox(
-                source_instance_id=instance.id,
-                message_name=event.event_definition.name,
-                payload=dump(event.payload or {}),
-                correlation=dump(flatten_correlations(event.correlations or {})),
-                created_at=now,
-                attempts=0,
-            )
-        )
-        count += 1
-    return count
+    rows = [
+        {
+            "source_instance_id": instance_id,
+            "message_name": event.event_definition.name,
+            "payload": dump(event.payload or {}),
+            "correlation": dump(flatten_correlations(event.correlations or {})),
+            "created_at": now,
+            "attempts": 0,
+        }
+        for event in workflow.get_events()
+        if isinstance(event.event_definition, MessageEventDefinition)
+    ]
+    if rows:
+        conn.execute(insert(MessageOutbox), rows)
+    return len(rows)
 
 
 def matches(
@@ -182,9 +150,3 @@ def deliver(
             task.task_spec._update(task)
             return task
     raise LookupError(f"no task waits for message '{message_name}' at '{element_id}'")
-
-
-def delete_subscriptions(session: Session, instance_id: int) -> None:
-    session.execute(
-        delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
-    )

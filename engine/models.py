@@ -94,15 +94,17 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
     started_by: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Optimistic lock: every committed step increments it; a stale writer gets `Conflict`.
+    # Optimistic lock: every committed change increments it, written with
+    # `UPDATE ... WHERE version = <what I read>`; a stale writer gets `Conflict`.
     version: Mapped[int] = mapped_column(Integer)
     workflow_state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
     # Head of this instance's hash-chained history (see engine/history.py).
     history_seq: Mapped[int] = mapped_column(Integer, default=0)
     history_hash: Mapped[str] = mapped_column(String(64), default="")
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    # Unresolved incidents; while > 0 the engine applies people's changes but does not
+    # continue the instance until an administrator retries.
+    open_incidents: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Incident(Base):

@@ -51,10 +51,16 @@ def _path_to_root(task: Task) -> list[UUID]:
 def _prune_tree(workflow) -> int:  # type: ignore[no-untyped-def]
     tasks = workflow.tasks
     root = workflow.task_tree
-    unfinished = [t for t in tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
-    if not unfinished:
+    # Only the top of the unfinished work matters: an unfinished task below another
+    # unfinished task is inside its subtree anyway (predicted tasks form long chains).
+    anchors = set()
+    for task in tasks.values():
+        if not task.has_state(TaskState.FINISHED_MASK):
+            parent = task.parent
+            if parent is None or parent.has_state(TaskState.FINISHED_MASK):
+                anchors.add(parent or task)
+    if not anchors:
         return 0
-    anchors = {t.parent or t for t in unfinished}
     if workflow.last_task is not None and workflow.last_task.id in tasks:
         anchors.add(workflow.last_task)
 

@@ -88,7 +88,10 @@ class Repository:
         self.clock = clock
         self.history = history
         self.script_engine = script_engine
+        # Deployed definitions never change: their parsed specs, info and forms are cached.
         self._specs: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._definitions: dict[int, DefinitionInfo] = {}
+        self._forms: dict[tuple[int, str], str] = {}
         self._lock = threading.Lock()
 
     # -- deploy ---------------------------------------------------------------------------
@@ -244,10 +247,34 @@ class Repository:
             return {f.name: f.content for f in files}
 
     def form(self, definition_id: int, name: str) -> str:
+        """A form file's text. Deployed files never change, so it is read once."""
+        key = (definition_id, name)
+        with self._lock:
+            cached = self._forms.get(key)
+        if cached is not None:
+            return cached
         files = self.files(definition_id)
         if name not in files:
             raise NotFound(f"The form '{name}' is not part of definition {definition_id}.")
-        return files[name].decode("utf-8")
+        text = files[name].decode("utf-8")
+        with self._lock:
+            self._forms[key] = text
+        return text
+
+    def definition(self, definition_id: int) -> DefinitionInfo:
+        """A definition by id; definitions are immutable, so it is read once."""
+        with self._lock:
+            cached = self._definitions.get(definition_id)
+        if cached is not None:
+            return cached
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"There is no process definition with id {definition_id}.")
+            info = DefinitionInfo.of(row)
+        with self._lock:
+            self._definitions[definition_id] = info
+        return info
 
     def specs(self, definition_id: int) -> tuple[Any, dict[str, Any]]:
         """The parsed spec and subprocess specs, restored once per process lifetime."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import messages
@@ -60,6 +60,7 @@ class InstanceInfo:
 class Started:
     instance_id: int
     incident: str | None
+    created_tasks: list[int]
 
 
 class Runtime:
@@ -96,37 +97,39 @@ class Runtime:
         with self.db.read() as session:
             definition_id = self.repository.row(session, key, version).id
         instance_id = self._create(definition_id, data or {}, actor, business_key)
-        outcome = self.steps.run(instance_id, lambda ctx: None, actor)
-        self.deliver_pending()
-        return Started(instance_id, outcome.incident)
+        outcome = self._run(instance_id, lambda ctx: None, actor)
+        return Started(instance_id, outcome.incident, outcome.created_tasks)
 
     def _create(
         self, definition_id: int, data: dict[str, Any], actor: Actor, business_key: str | None
     ) -> int:
+        definition = self.repository.definition(definition_id)
         spec, subprocess_specs = self.repository.specs(definition_id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.steps.script_engine)
         # The root task's data is what every later task inherits.
         workflow.task_tree.data.update(data)
         now = self.clock.now()
-        with self.db.write() as session:
-            definition = session.get(ProcessDefinition, definition_id)
-            instance = ProcessInstance(
-                definition_id=definition_id,
-                key=definition.key,
-                business_key=business_key,
-                state="running",
-                started_at=to_storage(now),
-                started_by=actor.id,
-                workflow_state=self.codec.dump_state(workflow),
-                serializer_version=SPIFF_STATE_VERSION,
-                history_seq=0,
-                history_hash="",
-            )
-            session.add(instance)
-            session.flush()
+        with self.db.write_engine.begin() as conn:
+            instance_id = conn.execute(
+                insert(ProcessInstance).returning(ProcessInstance.id),
+                {
+                    "definition_id": definition_id,
+                    "key": definition.key,
+                    "business_key": business_key,
+                    "state": "running",
+                    "started_at": to_storage(now),
+                    "started_by": actor.id,
+                    "version": 1,
+                    "workflow_state": self.codec.dump_state(workflow),
+                    "serializer_version": SPIFF_STATE_VERSION,
+                    "history_seq": 0,
+                    "history_hash": "",
+                    "open_incidents": 0,
+                },
+            ).scalar_one()
             self.history.append_to_instance(
-                session,
-                instance,
+                conn,
+                instance_id,
                 [
                     PendingEvent(
                         "instance.started",
@@ -141,7 +144,14 @@ class Runtime:
                 ],
                 now,
             )
-        return instance.id
+        return instance_id
+
+    def _run(self, instance_id: int, change, actor: Actor, **kwargs: Any) -> StepOutcome:  # type: ignore[no-untyped-def]
+        """A step, then delivery of whatever messages it made deliverable."""
+        outcome = self.steps.run(instance_id, change, actor, **kwargs)
+        if outcome.needs_delivery:
+            self.deliver_pending()
+        return outcome
 
     # -- stepping -------------------------------------------------------------------------
 
@@ -151,31 +161,33 @@ class Runtime:
         def refresh(ctx: StepContext) -> None:
             ctx.workflow.refresh_timers()
 
-        outcome = self.steps.run(instance_id, refresh, actor or system_actor())
-        self.deliver_pending()
-        return outcome
+        return self._run(instance_id, refresh, actor or system_actor())
 
     def retry(self, instance_id: int, actor: Actor) -> StepOutcome:
-        """Resolve the open incidents and continue; a new incident if it fails again."""
+        """Resolve the open incidents and continue; the incident stays open (its attempts
+        counted) if it fails again."""
 
         def resolve(ctx: StepContext) -> None:
-            open_incidents = ctx.session.scalars(
-                select(Incident).where(
-                    Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None)
+            ids = [
+                r.id
+                for r in ctx.conn.execute(
+                    select(Incident.id).where(
+                        Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None)
+                    )
                 )
-            ).all()
-            if not open_incidents:
+            ]
+            if not ids:
                 raise InvalidState(f"Instance {instance_id} has no open incident to retry.")
-            for incident in open_incidents:
-                incident.resolved_at = to_storage(ctx.now)
-                incident.resolved_by = actor.id
-            ctx.has_open_incident = False
-            ctx.record("incident.retried", {"incidents": [i.id for i in open_incidents]})
+            ctx.conn.execute(
+                update(Incident)
+                .where(Incident.id.in_(ids))
+                .values(resolved_at=to_storage(ctx.now), resolved_by=actor.id)
+            )
+            ctx.instance.open_incidents = 0
+            ctx.record("incident.retried", {"incidents": ids})
             ctx.workflow.refresh_timers()
 
-        outcome = self.steps.run(instance_id, resolve, actor, keep_on_failure=False)
-        self.deliver_pending()
-        return outcome
+        return self._run(instance_id, resolve, actor, keep_on_failure=False)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -199,8 +211,7 @@ class Runtime:
             ctx.record("instance.resumed", {"reason": reason})
             ctx.workflow.refresh_timers()
 
-        self.steps.run(instance_id, change, actor, allow_suspended=True)
-        self.deliver_pending()
+        self._run(instance_id, change, actor, allow_suspended=True)
 
     def terminate(self, instance_id: int, actor: Actor, reason: str = "") -> None:
         def change(ctx: StepContext) -> None:
@@ -229,14 +240,12 @@ class Runtime:
         if target is not None:
             instance_id, element_id = target
             self._deliver(instance_id, element_id, message_name, payload, correlation, actor)
-            self.deliver_pending()
             return instance_id
         starters = self.repository.start_message_definitions(message_name)
         if len(starters) == 1:
             instance_id = self._create(starters[0].id, {}, actor, None)
-            self.steps.run(instance_id, lambda ctx: None, actor)  # reach the start event
+            self._run(instance_id, lambda ctx: None, actor)  # reach the start event
             self._deliver(instance_id, None, message_name, payload, correlation, actor)
-            self.deliver_pending()
             return instance_id
         if len(starters) > 1:
             raise Conflict(
@@ -314,7 +323,7 @@ class Runtime:
                 element_id=target,
             )
 
-        self.steps.run(instance_id, change, actor)
+        self._run(instance_id, change, actor)
 
     def deliver_pending(self, limit: int = 100) -> int:
         """Deliver queued messages whose receiver now waits; returns how many went out."""
@@ -344,11 +353,12 @@ class Runtime:
                 name=message.message_name,
                 source=message.source_instance_id,
             ) -> None:
-                row = ctx.session.get(MessageOutbox, message_id)
-                if row is None:  # delivered by another process meanwhile
+                taken = ctx.conn.execute(
+                    delete(MessageOutbox).where(MessageOutbox.id == message_id)
+                )
+                if taken.rowcount != 1:  # delivered by another process meanwhile
                     ctx.continue_engine = False
                     return
-                ctx.session.delete(row)
                 messages.deliver(ctx.workflow, element_id, name, payload, correlation)
                 ctx.record(
                     "message.received",
@@ -357,7 +367,7 @@ class Runtime:
                 )
 
             try:
-                self.steps.run(instance_id, change, system_actor())
+                self._run(instance_id, change, system_actor())
                 delivered += 1
             except Conflict:
                 continue

@@ -5,14 +5,19 @@ from the in-process cache when the cached copy is the committed version), apply 
 (complete a task, deliver a message, fire a timer), let SpiffWorkflow run everything that needs
 no person, then in the same transaction: cut the finished past (`pruning`), mirror human
 tasks, message subscriptions and thrown messages, append the history, and save the state with
-the instance row's version checked. A concurrent writer makes the version check fail and the
-caller gets `Conflict`; nothing of the losing step is written.
+`UPDATE ... WHERE version = <version read>`. A concurrent writer makes that update match no
+row and the caller gets `Conflict`; nothing of the losing step is written.
 
 When the automatic continuation fails (a script raises, a handler crashes, the database
 write fails) the whole transaction rolls back, and a second transaction records the person's
 own change without continuing, plus an incident with the message. The instance then waits at
 that committed state until an administrator fixes the cause and retries; what a person
 submitted is never lost because a diagram has a bug.
+
+The step is the engine's hot path, so it speaks SQLAlchemy Core with prepared statements and
+keeps, next to each cached workflow, what it knows the database holds for it (the instance
+row's head, the open task rows, the subscriptions); a cached copy is trusted only as far as the
+final versioned update confirms it.
 """
 
 from __future__ import annotations
@@ -27,40 +32,95 @@ from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import messages, pruning
 from .actors import Actor
 from .clock import Clock, to_storage
 from .database import Database
 from .errors import Conflict, InvalidState, KedjaError, NotFound
-from .history import History, PendingEvent
-from .models import Incident, ProcessDefinition, ProcessInstance
+from .history import History, PendingEvent, instance_stream
+from .models import HumanTask, Incident, MessageSubscription, ProcessInstance
 from .serialization import SPIFF_STATE_VERSION, StateCodec
-from .task_mirror import TaskPolicy, sync_tasks
+from .task_mirror import MirroredTasks, TaskPolicy, sync_tasks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+PI = ProcessInstance
+_SELECT_HEAD = select(
+    PI.id,
+    PI.definition_id,
+    PI.key,
+    PI.state,
+    PI.version,
+    PI.history_seq,
+    PI.history_hash,
+    PI.open_incidents,
+).where(PI.id == bindparam("iid"))
+_SELECT_STATE = select(PI.workflow_state, PI.serializer_version).where(PI.id == bindparam("iid"))
+_SELECT_OPEN_ROWS = select(
+    HumanTask.spiff_task_id, HumanTask.id, HumanTask.element_id, HumanTask.name
+).where(HumanTask.instance_id == bindparam("iid"), HumanTask.state == "open")
+_SAVE = (
+    update(PI)
+    .where(PI.id == bindparam("iid"), PI.version == bindparam("v"))
+    .values(
+        version=PI.version + 1,
+        state=bindparam("state"),
+        ended_at=bindparam("ended_at"),
+        workflow_state=bindparam("ws"),
+        serializer_version=bindparam("sv"),
+        history_seq=bindparam("seq"),
+        history_hash=bindparam("hash"),
+        open_incidents=bindparam("incidents"),
+    )
+)
+
+
+@dataclass
+class InstanceHead:
+    """The instance row's columns a step reads and writes (all but the state blob)."""
+
+    id: int
+    definition_id: int
+    key: str
+    state: str
+    version: int
+    history_seq: int
+    history_hash: str
+    open_incidents: int
+    ended_at: datetime | None = None
 
 
 @dataclass
 class StepContext:
     """What a change function gets: the open transaction and the loaded instance."""
 
-    session: Session
-    instance: ProcessInstance
-    definition: ProcessDefinition
+    conn: Connection
+    instance: InstanceHead
+    definition: Any  # repository.DefinitionInfo
     workflow: BpmnWorkflow
     actor: Actor
     now: datetime
+    mirrored: MirroredTasks
+    subscriptions: frozenset
     events: list[PendingEvent] = field(default_factory=list)
     continue_engine: bool = True
-    has_open_incident: bool = False
     queued_messages: int = 0
     new_subscriptions: bool = False
+    created_tasks: list[int] = field(default_factory=list)
+    _session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """An ORM session inside the step's transaction, for the less frequent changes."""
+        if self._session is None:
+            self._session = Session(bind=self.conn)
+        return self._session
 
     def record(
         self,
@@ -77,15 +137,30 @@ class StepContext:
 
 @dataclass
 class StepOutcome:
-    """The change's own result, and the incident if the continuation failed."""
+    """The change's own result, the human tasks the step created, and the incident if the
+    continuation failed."""
 
     value: Any
     instance_id: int
     incident: str | None = None
+    created_tasks: list[int] = field(default_factory=list)
+    needs_delivery: bool = False
 
 
 class StepFailed(KedjaError):
     """The change itself could not be applied (for example a failing post-script)."""
+
+
+class _StaleCache(Exception):
+    """The cached copy was not the committed version after all; load and run again."""
+
+
+@dataclass
+class _Cached:
+    head: InstanceHead
+    workflow: BpmnWorkflow
+    mirrored: MirroredTasks
+    subscriptions: frozenset
 
 
 class WorkflowCache:
@@ -98,21 +173,18 @@ class WorkflowCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._items: OrderedDict[int, _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, instance_id: int, version: int) -> BpmnWorkflow | None:
+    def take(self, instance_id: int) -> _Cached | None:
         with self._lock:
-            item = self._items.pop(instance_id, None)
-        if item is not None and item[0] == version:
-            return item[1]
-        return None
+            return self._items.pop(instance_id, None)
 
-    def put(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+    def put(self, instance_id: int, item: _Cached) -> None:
         if self._size <= 0:
             return
         with self._lock:
-            self._items[instance_id] = (version, workflow)
+            self._items[instance_id] = item
             self._items.move_to_end(instance_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
@@ -130,7 +202,7 @@ class StepRunner:
         clock: Clock,
         history: History,
         policy: TaskPolicy,
-        specs: Callable[[int], tuple[Any, dict[str, Any]]],
+        repository: Any,
         script_engine: Any,
         cache_size: int = 256,
     ) -> None:
@@ -139,13 +211,14 @@ class StepRunner:
         self.clock = clock
         self.history = history
         self.policy = policy
-        self.specs = specs
+        self.repository = repository
         self.script_engine = script_engine
         self.cache = WorkflowCache(cache_size)
         # Hooks run inside the transaction after the engine advanced; tests use them to
         # inject failures, the governance layer to add its own bookkeeping.
         self.after_advance: list[Callable[[StepContext], None]] = []
-        self.after_commit: list[Callable[[StepContext], None]] = []
+        # Told (instance id, new task ids) after each commit that created human tasks.
+        self.on_tasks_created: list[Callable[[int, list[int]], None]] = []
 
     # -- the unit of work -----------------------------------------------------------------
 
@@ -165,10 +238,7 @@ class StepRunner:
         """
         try:
             return self._attempt(instance_id, change, actor, allow_suspended, advance=True)
-        except (Conflict, NotFound, StepFailed):
-            raise
         except _ContinuationError as failure:
-            self.cache.drop(instance_id)
             return self._record_failure(
                 instance_id, change, actor, failure, keep_on_failure, allow_suspended
             )
@@ -182,10 +252,30 @@ class StepRunner:
         advance: bool,
         incident: tuple[str | None, str] | None = None,
     ) -> StepOutcome:
-        ctx: StepContext | None = None
         try:
-            with self.db.write() as session:
-                ctx = self._open(session, instance_id, actor)
+            return self._transaction(
+                instance_id, change, actor, allow_suspended, advance, incident, use_cache=True
+            )
+        except _StaleCache:
+            return self._transaction(
+                instance_id, change, actor, allow_suspended, advance, incident, use_cache=False
+            )
+
+    def _transaction(
+        self,
+        instance_id: int,
+        change: Callable[[StepContext], T],
+        actor: Actor,
+        allow_suspended: bool,
+        advance: bool,
+        incident: tuple[str | None, str] | None,
+        use_cache: bool,
+    ) -> StepOutcome:
+        ctx: StepContext | None = None
+        cached = self.cache.take(instance_id) if use_cache else None
+        try:
+            with self.db.write_engine.begin() as conn:
+                ctx = self._open(conn, instance_id, actor, cached)
                 if ctx.instance.state in ("completed", "terminated"):
                     raise InvalidState(
                         f"Instance {instance_id} is {ctx.instance.state}; "
@@ -198,36 +288,37 @@ class StepRunner:
                 except KedjaError:
                     raise
                 except Exception as exc:
-                    raise StepFailed(_describe(exc)) from exc
+                    raise StepFailed(f"The change could not be applied: {_describe(exc)}") from exc
                 try:
-                    if advance and ctx.continue_engine and not ctx.has_open_incident:
+                    if advance and ctx.continue_engine and ctx.instance.open_incidents == 0:
                         self.advance(ctx)
                     if incident is not None:
                         self._add_incident(ctx, *incident)
-                    self.finish(ctx)
-                except (Conflict, StaleDataError, IntegrityError):
+                    self.finish(ctx, stale_means_cache=cached is not None)
+                except (Conflict, _StaleCache, IntegrityError):
                     raise
                 except Exception as exc:
                     raise _ContinuationError(exc) from exc
-        except StaleDataError as exc:
-            self.cache.drop(instance_id)
-            raise Conflict(
-                f"Instance {instance_id} was changed by someone else at the same time; "
-                "nothing was saved. Reload and try again."
-            ) from exc
+                if ctx._session is not None:
+                    ctx._session.flush()
         except IntegrityError as exc:
-            self.cache.drop(instance_id)
             raise Conflict(
-                f"Instance {instance_id} was changed concurrently ({exc.orig}); "
-                "nothing was saved. Reload and try again."
+                f"Instance {instance_id} was changed concurrently; nothing was "
+                "saved. Reload and try again."
             ) from exc
-        except BaseException:
-            self.cache.drop(instance_id)
-            raise
-        self.cache.put(instance_id, ctx.instance.version, ctx.workflow)
-        for hook in self.after_commit:
-            hook(ctx)
-        return StepOutcome(value, instance_id, incident[1] if incident else None)
+        self.cache.put(
+            instance_id, _Cached(ctx.instance, ctx.workflow, ctx.mirrored, ctx.subscriptions)
+        )
+        if ctx.created_tasks:
+            for listener in self.on_tasks_created:
+                listener(instance_id, ctx.created_tasks)
+        return StepOutcome(
+            value,
+            instance_id,
+            incident[1] if incident else None,
+            ctx.created_tasks,
+            needs_delivery=bool(ctx.queued_messages or ctx.new_subscriptions),
+        )
 
     def _record_failure(
         self,
@@ -256,44 +347,56 @@ class StepRunner:
                 log.exception(
                     "instance %s: could not save the change without continuing", instance_id
                 )
-        self._attempt(
+        outcome = self._attempt(
             instance_id, lambda ctx: None, actor, True, advance=False, incident=(element, message)
         )
-        return StepOutcome(None, instance_id, message)
+        outcome.value = None
+        return outcome
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def _open(self, session: Session, instance_id: int, actor: Actor) -> StepContext:
-        instance = session.get(ProcessInstance, instance_id)
-        if instance is None:
-            raise NotFound(f"There is no process instance {instance_id}.")
-        definition = session.get(ProcessDefinition, instance.definition_id)
-        workflow = self.cache.take(instance_id, instance.version)
-        if workflow is None:
-            workflow = self.load(instance)
-        open_incident = session.scalar(
-            select(Incident.id)
-            .where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
-            .limit(1)
-        )
+    def _open(
+        self, conn: Connection, instance_id: int, actor: Actor, cached: _Cached | None
+    ) -> StepContext:
+        if cached is not None:
+            head, workflow = cached.head, cached.workflow
+            mirrored, subscriptions = cached.mirrored, cached.subscriptions
+        else:
+            row = conn.execute(_SELECT_HEAD, {"iid": instance_id}).one_or_none()
+            if row is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            head = InstanceHead(*row)
+            state = conn.execute(_SELECT_STATE, {"iid": instance_id}).one()
+            workflow = self._load(
+                head.definition_id, state.workflow_state, state.serializer_version
+            )
+            mirrored = MirroredTasks(
+                {
+                    r.spiff_task_id: (r.id, r.element_id, r.name)
+                    for r in conn.execute(_SELECT_OPEN_ROWS, {"iid": instance_id})
+                }
+            )
+            subscriptions = frozenset(s.key() for s in messages.waiting_subscriptions(workflow))
+        definition = self.repository.definition(head.definition_id)
         return StepContext(
-            session,
-            instance,
+            conn,
+            head,
             definition,
             workflow,
             actor,
             self.clock.now(),
-            has_open_incident=open_incident is not None,
+            mirrored.copy(),
+            subscriptions,
         )
 
+    def _load(self, definition_id: int, text: str, version: str) -> BpmnWorkflow:
+        spec, subprocess_specs = self.repository.specs(definition_id)
+        return self.codec.load_state(text, version, spec, subprocess_specs, self.script_engine)
+
     def load(self, instance: ProcessInstance) -> BpmnWorkflow:
-        spec, subprocess_specs = self.specs(instance.definition_id)
-        return self.codec.load_state(
-            instance.workflow_state,
-            instance.serializer_version,
-            spec,
-            subprocess_specs,
-            self.script_engine,
+        """A fresh copy of a stored instance's workflow (for reading, never for stepping)."""
+        return self._load(
+            instance.definition_id, instance.workflow_state, instance.serializer_version
         )
 
     def advance(self, ctx: StepContext) -> None:
@@ -301,7 +404,7 @@ class StepRunner:
 
         def did_complete(task) -> None:  # type: ignore[no-untyped-def]
             spec = task.task_spec
-            if spec.bpmn_id is not None:
+            if spec.bpmn_id is not None and not spec.manual:
                 ctx.record(
                     "element.completed",
                     {"type": type(spec).__name__},
@@ -313,49 +416,105 @@ class StepRunner:
         for hook in self.after_advance:
             hook(ctx)
 
-    def finish(self, ctx: StepContext) -> None:
+    def finish(self, ctx: StepContext, stale_means_cache: bool = False) -> None:
         """Bookkeeping and save, inside the step's transaction."""
-        wf, instance, session = ctx.workflow, ctx.instance, ctx.session
-        if instance.state == "running" and wf.is_completed():
-            instance.state = "completed"
-            instance.ended_at = to_storage(ctx.now)
+        wf, head, conn = ctx.workflow, ctx.instance, ctx.conn
+        if head.state == "running" and wf.is_completed():
+            head.state = "completed"
+            head.ended_at = to_storage(ctx.now)
             ctx.record("instance.completed", actor="engine")
         pruning.prune(wf)
-        finished = instance.state in ("completed", "terminated")
-        sync_tasks(
-            session, instance, ctx.definition, wf, self.policy, ctx.now, ctx.events, "engine"
+        finished = head.state in ("completed", "terminated")
+        ctx.created_tasks = sync_tasks(
+            conn, head, ctx.definition, wf, self.policy, ctx.now, ctx.events, ctx.mirrored, finished
         )
-        ctx.new_subscriptions = messages.sync_subscriptions(session, instance, wf, finished)
+        self._sync_subscriptions(ctx, finished)
         ctx.queued_messages = messages.queue_thrown_messages(
-            session, instance, wf, self.codec.dump_data, to_storage(ctx.now)
+            conn, head.id, wf, self.codec.dump_data, to_storage(ctx.now)
         )
-        self.history.append_to_instance(session, instance, ctx.events, ctx.now)
-        instance.workflow_state = self.codec.dump_state(wf)
-        instance.serializer_version = SPIFF_STATE_VERSION
-        session.flush()
+        head.history_seq, head.history_hash = self.history.write(
+            conn,
+            instance_stream(head.id),
+            head.id,
+            head.history_seq,
+            head.history_hash,
+            ctx.events,
+            ctx.now,
+        )
+        saved = conn.execute(
+            _SAVE,
+            {
+                "iid": head.id,
+                "v": head.version,
+                "state": head.state,
+                "ended_at": head.ended_at,
+                "ws": self.codec.dump_state(wf),
+                "sv": SPIFF_STATE_VERSION,
+                "seq": head.history_seq,
+                "hash": head.history_hash,
+                "incidents": head.open_incidents,
+            },
+        )
+        if saved.rowcount != 1:
+            if stale_means_cache:
+                raise _StaleCache()
+            raise Conflict(
+                f"Instance {head.id} was changed by someone else at the same time; "
+                "nothing was saved. Reload and try again."
+            )
+        head.version += 1
+
+    def _sync_subscriptions(self, ctx: StepContext, finished: bool) -> None:
+        wanted = (
+            frozenset()
+            if finished
+            else frozenset(s.key() for s in messages.waiting_subscriptions(ctx.workflow))
+        )
+        if wanted == ctx.subscriptions:
+            return
+        ctx.conn.execute(
+            delete(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id)
+        )
+        if wanted:
+            ctx.conn.execute(
+                insert(MessageSubscription),
+                [
+                    {
+                        "instance_id": ctx.instance.id,
+                        "message_name": name,
+                        "element_id": element,
+                        "correlation": correlation,
+                    }
+                    for name, element, correlation in sorted(wanted)
+                ],
+            )
+        ctx.new_subscriptions = bool(wanted - ctx.subscriptions)
+        ctx.subscriptions = wanted
 
     def _add_incident(self, ctx: StepContext, element: str | None, message: str) -> None:
         stored_now = to_storage(ctx.now)
-        same = ctx.session.scalars(
-            select(Incident).where(
+        same = ctx.conn.execute(
+            select(Incident.id, Incident.attempts).where(
                 Incident.instance_id == ctx.instance.id,
                 Incident.resolved_at.is_(None),
                 Incident.element_id == element,
             )
         ).first()
         if same is not None:
-            same.attempts += 1
-            same.message = message
-            same.last_failed_at = stored_now
+            ctx.conn.execute(
+                update(Incident)
+                .where(Incident.id == same.id)
+                .values(attempts=same.attempts + 1, message=message, last_failed_at=stored_now)
+            )
             ctx.record(
                 "incident.failed_again",
-                {"incident": same.id, "message": message, "attempts": same.attempts},
+                {"incident": same.id, "message": message, "attempts": same.attempts + 1},
                 element_id=element,
                 actor="engine",
             )
             return
-        ctx.session.add(
-            Incident(
+        ctx.conn.execute(
+            insert(Incident).values(
                 instance_id=ctx.instance.id,
                 created_at=stored_now,
                 element_id=element,
@@ -364,6 +523,7 @@ class StepRunner:
                 last_failed_at=stored_now,
             )
         )
+        ctx.instance.open_incidents += 1
         ctx.record("incident.created", {"message": message}, element_id=element, actor="engine")
 
 

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
 
 from .clock import to_storage
 from .history import PendingEvent
-from .models import HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
+from .models import HumanTask, TaskCandidate
 
 
 @dataclass
@@ -91,94 +91,122 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
     return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
+class MirroredTasks:
+    """The open `human_task` rows of one instance, as the database holds them:
+    spiff task id -> (row id, element id, name). Kept beside the cached workflow so a step
+    knows what to insert and what to close without asking the database."""
+
+    def __init__(self, rows: dict[str, tuple[int, str, str | None]]) -> None:
+        self.rows = rows
+
+    def copy(self) -> MirroredTasks:
+        return MirroredTasks(dict(self.rows))
+
+    def close(self, spiff_task_id: str) -> None:
+        """The change completed this row itself; it is no longer open."""
+        self.rows.pop(spiff_task_id, None)
+
+
+_INSERT_TASK = insert(HumanTask).returning(HumanTask.id, sort_by_parameter_order=True)
+_INSERT_CANDIDATE = insert(TaskCandidate)
+
+
 def sync_tasks(
-    session: Session,
-    instance: ProcessInstance,
-    definition: ProcessDefinition,
+    conn: Connection,
+    instance: Any,
+    definition: Any,
     workflow: BpmnWorkflow,
     policy: TaskPolicy,
     now: datetime,
     events: list[PendingEvent],
-    actor_id: str,
-) -> None:
-    ready = ready_human_tasks(workflow)
-    open_rows = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
-    ).all()
+    mirrored: MirroredTasks,
+    finished: bool,
+) -> list[int]:
+    """Insert rows for new READY human tasks, cancel rows whose task is gone; returns the
+    ids of the rows created."""
+    ready = {} if finished else ready_human_tasks(workflow)
     stored_now = to_storage(now)
-    known = set()
-    for row in open_rows:
-        if row.spiff_task_id in ready:
-            known.add(row.spiff_task_id)
-        else:
-            row.state = "cancelled"
-            row.completed_at = stored_now
+    gone = [sid for sid in mirrored.rows if sid not in ready]
+    if gone:
+        ids = [mirrored.rows[sid][0] for sid in gone]
+        conn.execute(
+            update(HumanTask)
+            .where(HumanTask.id.in_(ids), HumanTask.state == "open")
+            .values(state="cancelled", completed_at=stored_now)
+        )
+        for sid in gone:
+            row_id, element_id, name = mirrored.rows.pop(sid)
             events.append(
                 PendingEvent(
                     "task.cancelled",
-                    actor_id,
-                    {"name": row.name},
-                    element_id=row.element_id,
-                    task_id=row.id,
+                    "engine",
+                    {"name": name},
+                    element_id=element_id,
+                    task_id=row_id,
                 )
             )
-    created = []
-    for spiff_id, task in ready.items():
-        if spiff_id not in known:
-            assignment = policy.assign(task, definition.key)
-            row = _new_row(instance, definition, task, assignment, stored_now)
-            session.add(row)
-            created.append(row)
-    if not created:
-        return
-    session.flush()  # assigns the ids the candidate rows and events refer to
-    for row in created:
-        for kind, values in (("user", row.candidate_users), ("group", row.candidate_groups)):
-            for value in json.loads(values):
-                session.add(TaskCandidate(task_id=row.id, kind=kind, value=value))
+    new = [(sid, task) for sid, task in ready.items() if sid not in mirrored.rows]
+    if not new:
+        return []
+    rows = [
+        _new_row(instance.id, definition, task, policy.assign(task, definition.key), stored_now)
+        for _sid, task in new
+    ]
+    ids = [r.id for r in conn.execute(_INSERT_TASK, rows)]
+    candidates = []
+    for row_id, row, (sid, _task) in zip(ids, rows, new, strict=True):
+        mirrored.rows[sid] = (row_id, row["element_id"], row["name"])
+        candidates += [
+            {"task_id": row_id, "kind": "user", "value": v}
+            for v in json.loads(row["candidate_users"])
+        ]
+        candidates += [
+            {"task_id": row_id, "kind": "group", "value": v}
+            for v in json.loads(row["candidate_groups"])
+        ]
         events.append(
             PendingEvent(
                 "task.created",
-                actor_id,
+                "engine",
                 {
-                    "name": row.name,
-                    "role": row.role,
-                    "organisation": row.organisation,
-                    "due_at": row.due_at.isoformat() if row.due_at else None,
+                    "name": row["name"],
+                    "role": row["role"],
+                    "organisation": row["organisation"],
+                    "due_at": row["due_at"].isoformat() if row["due_at"] else None,
                 },
-                element_id=row.element_id,
-                task_id=row.id,
+                element_id=row["element_id"],
+                task_id=row_id,
             )
         )
+    if candidates:
+        conn.execute(_INSERT_CANDIDATE, candidates)
+    return ids
 
 
 def _new_row(
-    instance: ProcessInstance,
-    definition: ProcessDefinition,
-    task: Task,
-    assignment: Assignment,
-    stored_now: datetime,
-) -> HumanTask:
+    instance_id: int, definition: Any, task: Task, assignment: Assignment, stored_now: datetime
+) -> dict[str, Any]:
     spec = task.task_spec
     props = task_properties(task)
-    return HumanTask(
-        instance_id=instance.id,
-        definition_id=definition.id,
-        definition_key=definition.key,
-        definition_version=definition.version,
-        spiff_task_id=str(task.id),
-        element_id=spec.bpmn_id or spec.name,
-        name=spec.bpmn_name or spec.bpmn_id or spec.name,
-        documentation=spec.documentation,
-        lane=spec.lane,
-        role=assignment.role,
-        organisation=assignment.organisation,
-        candidate_users=json.dumps(assignment.candidate_users),
-        candidate_groups=json.dumps(assignment.candidate_groups),
-        due_at=to_storage(assignment.due_at) if assignment.due_at else None,
-        priority=assignment.priority,
-        form_schema=props.get("formJsonSchemaFilename"),
-        form_ui_schema=props.get("formUiSchemaFilename"),
-        state="open",
-        created_at=stored_now,
-    )
+    return {
+        "instance_id": instance_id,
+        "definition_id": definition.id,
+        "definition_key": definition.key,
+        "definition_version": definition.version,
+        "spiff_task_id": str(task.id),
+        "element_id": spec.bpmn_id or spec.name,
+        "name": spec.bpmn_name or spec.bpmn_id or spec.name,
+        "documentation": spec.documentation,
+        "lane": spec.lane,
+        "role": assignment.role,
+        "organisation": assignment.organisation,
+        "assignee": None,
+        "candidate_users": json.dumps(assignment.candidate_users),
+        "candidate_groups": json.dumps(assignment.candidate_groups),
+        "due_at": to_storage(assignment.due_at) if assignment.due_at else None,
+        "priority": assignment.priority,
+        "form_schema": props.get("formJsonSchemaFilename"),
+        "form_ui_schema": props.get("formUiSchemaFilename"),
+        "state": "open",
+        "created_at": stored_now,
+    }

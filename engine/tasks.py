@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import forms
@@ -27,12 +27,43 @@ from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, NotFound, NotPermitted, ValidationError
 from .history import History, PendingEvent
-from .models import HumanTask, ProcessInstance, TaskCandidate
+from .models import HumanTask, TaskCandidate
 from .repository import Repository
 from .serialization import StateCodec
 from .steps import StepContext, StepOutcome, StepRunner
 
 COMPLETE_RETRIES = 3
+
+HT = HumanTask
+_SELECT_FOR_COMPLETE = select(
+    HT.id,
+    HT.instance_id,
+    HT.definition_id,
+    HT.form_schema,
+    HT.spiff_task_id,
+    HT.name,
+    HT.element_id,
+    HT.state,
+    HT.assignee,
+    HT.role,
+    HT.organisation,
+    HT.candidate_users,
+    HT.candidate_groups,
+    HT.completed_by,
+    HT.completed_at,
+).where(HT.id == bindparam("tid"))
+_SELECT_INSTANCE = select(HT.instance_id).where(HT.id == bindparam("tid"))
+_COMPLETE_ROW = (
+    update(HT)
+    .where(HT.id == bindparam("tid"), HT.state == "open")
+    .values(
+        state="completed",
+        completed_at=bindparam("at"),
+        completed_by=bindparam("by"),
+        assignee=bindparam("assignee"),
+        draft=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,8 @@ class Tasks:
         self.repository = repository
         self.steps = steps
         self._deliver_pending = deliver_pending
+        self._instances: dict[int, int] = {}  # task id -> instance id
+        steps.on_tasks_created.append(self._remember_created)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -211,6 +244,17 @@ class Tasks:
             or actor.holds(row.role, row.organisation)
         )
 
+    def _check_may_complete(self, row: Any, actor: Actor) -> None:
+        self._check_open(row)
+        if not self.may_work_on(actor, row):
+            raise NotPermitted(
+                f"{actor.id} may not complete task {row.id} ('{row.name}'); it is for role "
+                f"{row.role}"
+                + (f" in {row.organisation}" if row.organisation else "")
+                + (f", claimed by {row.assignee}" if row.assignee else "")
+                + "."
+            )
+
     def _check_open(self, row: HumanTask) -> None:
         if row.state == "completed":
             raise Conflict(
@@ -286,59 +330,53 @@ class Tasks:
         data: dict[str, Any],
         now: datetime,
     ) -> None:
-        instance = session.get(ProcessInstance, row.instance_id)
+        # Moves the instance's history head and version: a claim racing a step is caught by
+        # the same optimistic lock, and the step runner's cached copy is known to be stale.
         self.history.append_to_instance(
-            session,
-            instance,
+            session.connection(),
+            row.instance_id,
             [PendingEvent(kind, actor.id, data, element_id=row.element_id, task_id=row.id)],
             now,
         )
-        # The instance row now holds a new history head, so its version moves on too: a
-        # claim racing a completion is caught by the same optimistic lock.
 
     # -- complete -------------------------------------------------------------------------
 
     def complete(self, task_id: int, data: dict[str, Any], actor: Actor) -> StepOutcome:
-        """Validate, apply and continue. Invalid data raises `ValidationError`, nothing saved."""
+        """Validate, apply and continue. Invalid data raises `ValidationError`, nothing saved.
+
+        The returned outcome lists the tasks the step created (often the caller's next one)
+        and, if the process could not continue, the incident; the completion itself is kept.
+        """
         data = data or {}
-        with self.db.read() as session:
-            row = self._row(session, task_id)
-            self._check_open(row)
-            if not self.may_work_on(actor, row):
-                raise NotPermitted(
-                    f"{actor.id} may not complete task {task_id} ('{row.name}'); "
-                    f"it is for role {row.role}"
-                    + (f" in {row.organisation}" if row.organisation else "")
-                    + (f", claimed by {row.assignee}" if row.assignee else "")
-                    + "."
-                )
-            instance_id, definition_id, schema_name = (
-                row.instance_id,
-                row.definition_id,
-                row.form_schema,
-            )
-        if schema_name:
-            forms.validate(self.repository.form(definition_id, schema_name), data, schema_name)
+        instance_id = self._instance_of(task_id)
 
         def change(ctx: StepContext) -> None:
-            task_row = ctx.session.get(HumanTask, task_id)
-            self._check_open(task_row)
-            if not self.may_work_on(actor, task_row):
-                raise NotPermitted(f"Task {task_id} was claimed by {task_row.assignee} meanwhile.")
-            spiff_task = ctx.workflow.get_task_from_id(UUID(task_row.spiff_task_id))
+            row = ctx.conn.execute(_SELECT_FOR_COMPLETE, {"tid": task_id}).one()
+            # Permission first, so a person without access learns nothing about the form;
+            # then the data, so nothing invalid reaches the process.
+            self._check_may_complete(row, actor)
+            if row.form_schema:
+                forms.validate(
+                    self.repository.form(row.definition_id, row.form_schema), data, row.form_schema
+                )
+            spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
             spiff_task.data.update(data)
             spiff_task.run()
-            task_row.state = "completed"
-            task_row.completed_at = to_storage(ctx.now)
-            task_row.completed_by = actor.id
-            if task_row.assignee is None:
-                task_row.assignee = actor.id
-            task_row.draft = None
+            ctx.conn.execute(
+                _COMPLETE_ROW,
+                {
+                    "tid": task_id,
+                    "at": to_storage(ctx.now),
+                    "by": actor.id,
+                    "assignee": row.assignee or actor.id,
+                },
+            )
+            ctx.mirrored.close(row.spiff_task_id)
             ctx.record(
                 "task.completed",
-                {"name": task_row.name, "data": data},
-                element_id=task_row.element_id,
-                task_id=task_row.id,
+                {"name": row.name, "data": data},
+                element_id=row.element_id,
+                task_id=task_id,
             )
 
         for attempt in range(COMPLETE_RETRIES):
@@ -352,8 +390,29 @@ class Tasks:
                     self._check_open(self._row(session, task_id))
                 if attempt == COMPLETE_RETRIES - 1:
                     raise
-        self._deliver_pending()
+        if outcome.needs_delivery:
+            self._deliver_pending()
         return outcome
+
+    def _instance_of(self, task_id: int) -> int:
+        """Which instance a task belongs to: a fact that never changes, so it is cached."""
+        instance_id = self._instances.get(task_id)
+        if instance_id is None:
+            with self.db.read_engine.begin() as conn:
+                instance_id = conn.execute(_SELECT_INSTANCE, {"tid": task_id}).scalar()
+            if instance_id is None:
+                raise NotFound(f"There is no task {task_id}.")
+            self._remember(task_id, instance_id)
+        return instance_id
+
+    def _remember_created(self, instance_id: int, task_ids: list[int]) -> None:
+        for task_id in task_ids:
+            self._remember(task_id, instance_id)
+
+    def _remember(self, task_id: int, instance_id: int) -> None:
+        if len(self._instances) > 100_000:
+            self._instances.clear()
+        self._instances[task_id] = instance_id
 
     def validate(self, task_id: int, data: dict[str, Any]) -> None:
         """Check form data without completing (the UI's "check my answers")."""

@@ -22,12 +22,19 @@ def _race(engines, task_id, barrier_in_step: bool):
     barrier = threading.Barrier(len(engines), timeout=10)
     if barrier_in_step:
         for eng in engines:
+            # Meet once, right after each step has read the instance and before it writes
+            # anything, so both hold the same version; later attempts run free.
+            def make_open(eng=eng, original=eng.steps._open):
+                def opened(*args, **kwargs):
+                    ctx = original(*args, **kwargs)
+                    eng.steps._open = original
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait()
+                    return ctx
 
-            def wait(ctx, barrier=barrier):
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    barrier.wait()
+                return opened
 
-            eng.steps.after_advance.append(wait)
+            eng.steps._open = make_open()
     results: list = [None] * len(engines)
 
     def complete(i):
@@ -46,8 +53,6 @@ def _race(engines, task_id, barrier_in_step: bool):
         t.start()
     for t in threads:
         t.join(30)
-    for eng in engines:
-        eng.steps.after_advance.clear()
     return results
 
 

@@ -226,10 +226,10 @@ def test_exception_injected_mid_step_leaves_the_previous_wait_state(engine, depl
     # every advance; the fallback does not advance, so here we make saving fail too).
     original_finish = engine.steps.finish
 
-    def failing_finish(ctx):
+    def failing_finish(ctx, **kwargs):
         if ctx.events and any(e.kind == "task.completed" for e in ctx.events):
             raise RuntimeError("disk full (injected)")
-        original_finish(ctx)
+        original_finish(ctx, **kwargs)
 
     engine.steps.finish = failing_finish
     try:

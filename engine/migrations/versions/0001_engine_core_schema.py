@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:09:08.715885
+Create Date: 2026-11-24 22:24:30.460946
 """
 
 import sqlalchemy as sa
@@ -129,6 +129,7 @@ def upgrade() -> None:
         sa.Column("serializer_version", sa.String(length=20), nullable=False),
         sa.Column("history_seq", sa.Integer(), nullable=False),
         sa.Column("history_hash", sa.String(length=64), nullable=False),
+        sa.Column("open_incidents", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["process_definition.id"],
