@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
 
-from engine import Actor, Engine  # noqa: E402
-from engine.bundle import Bundle  # noqa: E402
-from tests.diagrams import linear  # noqa: E402
+from engine import Actor, Engine
+from engine.bundle import Bundle
+from tests.diagrams import linear
 
 TASKS = 10
 

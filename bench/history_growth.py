@@ -22,13 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from engine import Actor, Engine, pruning  # noqa: E402
-from engine.bundle import Bundle  # noqa: E402
-from engine.models import ProcessInstance  # noqa: E402
-from tests.diagrams import loop  # noqa: E402
-
+from engine import Actor, Engine, pruning
+from engine.bundle import Bundle
+from engine.models import ProcessInstance
+from tests.diagrams import loop
 
 original_prune = pruning.prune
 
