@@ -35,19 +35,25 @@ original_prune = pruning.prune
 def run(cache_size: int, instances: int, loops: int, folder: Path) -> tuple[list[float], list[int]]:
     engine = Engine(f"sqlite:///{folder / f'growth{cache_size}.sqlite'}", cache_size=cache_size)
     actor = Actor("bench", admin=True)
-    engine.repository.deploy(Bundle.from_files({"loop.bpmn": loop("tertial").xml().encode()}),
-                             actor)
-    pending = [engine.runtime.start("tertial", {"rounds": loops + 1}, actor).created_tasks[0]
-               for _ in range(instances)]
+    engine.repository.deploy(
+        Bundle.from_files({"loop.bpmn": loop("tertial").xml().encode()}), actor
+    )
+    pending = [
+        engine.runtime.start("tertial", {"rounds": loops + 1}, actor).created_tasks[0]
+        for _ in range(instances)
+    ]
     per_loop, sizes = [], []
     for _ in range(loops):
         t0 = time.perf_counter()
-        pending = [engine.tasks.complete(task_id, {"status": "green"}, actor).created_tasks[0]
-                   for task_id in pending]
+        pending = [
+            engine.tasks.complete(task_id, {"status": "green"}, actor).created_tasks[0]
+            for task_id in pending
+        ]
         per_loop.append((time.perf_counter() - t0) / instances)
         with engine.db.read() as session:
-            sizes.append(session.scalar(select(func.avg(func.length(
-                ProcessInstance.workflow_state)))))
+            sizes.append(
+                session.scalar(select(func.avg(func.length(ProcessInstance.workflow_state))))
+            )
     engine.close()
     return per_loop, [int(s) for s in sizes]
 
@@ -58,10 +64,15 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    print(f"looping process, {args.instances} instances x {args.loops} loops, "
-          f"{args.rounds} rounds; each completion its own transaction on a SQLite file")
-    variants = (("warm (step cache)", 256, True), ("cold (state loaded every step)", 0, True),
-                ("cold, pruning switched off (SpiffWorkflow keeps every task)", 0, False))
+    print(
+        f"looping process, {args.instances} instances x {args.loops} loops, "
+        f"{args.rounds} rounds; each completion its own transaction on a SQLite file"
+    )
+    variants = (
+        ("warm (step cache)", 256, True),
+        ("cold (state loaded every step)", 0, True),
+        ("cold, pruning switched off (SpiffWorkflow keeps every task)", 0, False),
+    )
     for label, cache, prune in variants:
         ratios, firsts, lasts = [], [], []
         for _ in range(args.rounds):
@@ -81,11 +92,15 @@ def main() -> None:
         print(f"{label}:")
         print(f"  step, loops 1-3  : {statistics.median(firsts) * 1000:6.2f} ms")
         print(f"  step, last 3 loops: {statistics.median(lasts) * 1000:6.2f} ms")
-        print(f"  late / early: median "
-              f"{statistics.median(ratios):.2f} (rounds: "
-              f"{', '.join(f'{r:.2f}' for r in ratios)}); target <= 1.3")
-        print(f"  stored state: {sizes[0]} bytes after loop 1, {sizes[-1]} bytes after loop "
-              f"{args.loops}")
+        print(
+            f"  late / early: median "
+            f"{statistics.median(ratios):.2f} (rounds: "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}); target <= 1.3"
+        )
+        print(
+            f"  stored state: {sizes[0]} bytes after loop 1, {sizes[-1]} bytes after loop "
+            f"{args.loops}"
+        )
 
 
 if __name__ == "__main__":

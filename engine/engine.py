@@ -28,7 +28,8 @@ class Engine:
 
     `auto_upgrade` brings the schema up to date on start (the embedded default does this);
     production processes leave it off and rely on `kedja db upgrade`, so that several
-    processes never race to migrate.
+    processes never race to migrate. `cache_size` is how many recently stepped instances keep
+    their deserialized workflow in memory (0 turns the cache off); a miss only costs a load.
     """
 
     def __init__(
@@ -40,7 +41,7 @@ class Engine:
         directory: Directory | None = None,
         script_globals: dict[str, Any] | None = None,
         auto_upgrade: bool = True,
-        cache_size: int = 256,
+        cache_size: int = 1024,
     ) -> None:
         self.db = Database(database_url(url))
         if auto_upgrade:

@@ -95,20 +95,19 @@ class History:
     def __init__(self, dump_data) -> None:  # type: ignore[no-untyped-def]
         self._dump = dump_data
 
-    def write(
+    def chain(
         self,
-        conn: Connection,
         stream: str,
         instance_id: int | None,
         seq: int,
         prev: str,
         events: list[PendingEvent],
         at: datetime,
-    ) -> tuple[int, str]:
-        """Append `events` after head (`seq`, `prev`); returns the new head. The caller stores
-        the head in the same transaction (instance row or `history_head`)."""
-        if not events:
-            return seq, prev
+    ) -> tuple[list[dict[str, Any]], int, str]:
+        """The rows for `events` appended after head (`seq`, `prev`), and the new head.
+
+        The caller inserts the rows and stores the head in the same transaction (instance row
+        or `history_head`)."""
         stored_at = to_storage(at)
         rows = []
         for ev in events:
@@ -133,7 +132,22 @@ class History:
                 }
             )
             prev = digest
-        conn.execute(_INSERT_EVENT, rows)
+        return rows, seq, prev
+
+    def write(
+        self,
+        conn: Connection,
+        stream: str,
+        instance_id: int | None,
+        seq: int,
+        prev: str,
+        events: list[PendingEvent],
+        at: datetime,
+    ) -> tuple[int, str]:
+        """Append through SQLAlchemy (outside the step's hot path); returns the new head."""
+        rows, seq, prev = self.chain(stream, instance_id, seq, prev, events, at)
+        if rows:
+            conn.execute(_INSERT_EVENT, rows)
         return seq, prev
 
     def append_to_instance(

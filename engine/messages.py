@@ -24,10 +24,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
-from sqlalchemy import insert
-from sqlalchemy.engine import Connection
 
-from .models import MessageOutbox, MessageSubscription
+from .models import MessageSubscription
+from .step_sql import Tx
 
 
 @dataclass(frozen=True)
@@ -87,9 +86,12 @@ def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, A
     return flat
 
 
-def queue_thrown_messages(
-    conn: Connection, instance_id: int, workflow: BpmnWorkflow, dump, now
-) -> int:  # type: ignore[no-untyped-def]
+INSERT_OUTBOX = """INSERT INTO message_outbox (source_instance_id, message_name, payload,
+    correlation, created_at, attempts) VALUES (:source_instance_id, :message_name, :payload,
+    :correlation, :created_at, 0)"""
+
+
+def queue_thrown_messages(tx: Tx, instance_id: int, workflow: BpmnWorkflow, dump, now) -> int:  # type: ignore[no-untyped-def]
     """Move messages nobody inside the instance caught to the outbox; returns how many."""
     rows = [
         {
@@ -98,13 +100,11 @@ def queue_thrown_messages(
             "payload": dump(event.payload or {}),
             "correlation": dump(flatten_correlations(event.correlations or {})),
             "created_at": now,
-            "attempts": 0,
         }
         for event in workflow.get_events()
         if isinstance(event.event_definition, MessageEventDefinition)
     ]
-    if rows:
-        conn.execute(insert(MessageOutbox), rows)
+    tx.executemany(INSERT_OUTBOX, rows)
     return len(rows)
 
 

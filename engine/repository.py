@@ -224,13 +224,16 @@ class Repository:
             query = query.where(ProcessDefinition.version == version)
         row = session.scalars(query).first()
         if row is None:
-            known = ", ".join(d.key for d in self.definitions(latest_only=True)) or "none"
-            which = f"'{key}'" + (f" version {version}" if version is not None else "")
-            raise NotFound(
-                f"No process definition {which} is deployed (deployed: {known}). "
-                "Deploy it with `kedja deploy PATH`."
-            )
+            raise self.not_deployed(key, version)
         return row
+
+    def not_deployed(self, key: str, version: int | None) -> NotFound:
+        known = ", ".join(d.key for d in self.definitions(latest_only=True)) or "none"
+        which = f"'{key}'" + (f" version {version}" if version is not None else "")
+        return NotFound(
+            f"No process definition {which} is deployed (deployed: {known}). "
+            "Deploy it with `kedja deploy PATH`."
+        )
 
     def files(self, definition_id: int) -> dict[str, bytes]:
         """The definition's files exactly as deployed (for the modeller and downloads)."""

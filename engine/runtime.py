@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import messages
@@ -21,7 +21,7 @@ from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, InvalidState, NotFound
-from .history import History, PendingEvent
+from .history import History
 from .models import (
     HumanTask,
     Incident,
@@ -31,8 +31,8 @@ from .models import (
     ProcessInstance,
 )
 from .repository import Repository
-from .serialization import SPIFF_STATE_VERSION, StateCodec
-from .steps import StepContext, StepOutcome, StepRunner
+from .serialization import StateCodec
+from .steps import NewInstance, StepContext, StepOutcome, StepRunner
 
 
 @dataclass(frozen=True)
@@ -94,59 +94,14 @@ class Runtime:
         wait state. If that first run fails, the instance is kept at its start with an
         incident, so the request is not lost."""
         actor = actor or system_actor()
-        with self.db.read() as session:
-            definition_id = self.repository.row(session, key, version).id
-        instance_id = self._create(definition_id, data or {}, actor, business_key)
-        outcome = self._run(instance_id, lambda ctx: None, actor)
-        return Started(instance_id, outcome.incident, outcome.created_tasks)
+        outcome = self._run(
+            NewInstance(key, version, data or {}, business_key), lambda ctx: None, actor
+        )
+        return Started(outcome.instance_id, outcome.incident, outcome.created_tasks)
 
-    def _create(
-        self, definition_id: int, data: dict[str, Any], actor: Actor, business_key: str | None
-    ) -> int:
-        definition = self.repository.definition(definition_id)
-        spec, subprocess_specs = self.repository.specs(definition_id)
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.steps.script_engine)
-        # The root task's data is what every later task inherits.
-        workflow.task_tree.data.update(data)
-        now = self.clock.now()
-        with self.db.write_engine.begin() as conn:
-            instance_id = conn.execute(
-                insert(ProcessInstance).returning(ProcessInstance.id),
-                {
-                    "definition_id": definition_id,
-                    "key": definition.key,
-                    "business_key": business_key,
-                    "state": "running",
-                    "started_at": to_storage(now),
-                    "started_by": actor.id,
-                    "version": 1,
-                    "workflow_state": self.codec.dump_state(workflow),
-                    "serializer_version": SPIFF_STATE_VERSION,
-                    "history_seq": 0,
-                    "history_hash": "",
-                    "open_incidents": 0,
-                },
-            ).scalar_one()
-            self.history.append_to_instance(
-                conn,
-                instance_id,
-                [
-                    PendingEvent(
-                        "instance.started",
-                        actor.id,
-                        {
-                            "key": definition.key,
-                            "version": definition.version,
-                            "data": data,
-                            "business_key": business_key,
-                        },
-                    )
-                ],
-                now,
-            )
-        return instance_id
-
-    def _run(self, instance_id: int, change, actor: Actor, **kwargs: Any) -> StepOutcome:  # type: ignore[no-untyped-def]
+    def _run(
+        self, instance_id: int | NewInstance, change, actor: Actor, **kwargs: Any
+    ) -> StepOutcome:  # type: ignore[no-untyped-def]
         """A step, then delivery of whatever messages it made deliverable."""
         outcome = self.steps.run(instance_id, change, actor, **kwargs)
         if outcome.needs_delivery:
@@ -168,20 +123,20 @@ class Runtime:
         counted) if it fails again."""
 
         def resolve(ctx: StepContext) -> None:
+            params = {"iid": ctx.instance.id, "at": to_storage(ctx.now), "by": actor.id}
             ids = [
-                r.id
-                for r in ctx.conn.execute(
-                    select(Incident.id).where(
-                        Incident.instance_id == ctx.instance.id, Incident.resolved_at.is_(None)
-                    )
+                r[0]
+                for r in ctx.sql.all(
+                    "SELECT id FROM incident WHERE instance_id = :iid AND resolved_at IS NULL",
+                    params,
                 )
             ]
             if not ids:
                 raise InvalidState(f"Instance {instance_id} has no open incident to retry.")
-            ctx.conn.execute(
-                update(Incident)
-                .where(Incident.id.in_(ids))
-                .values(resolved_at=to_storage(ctx.now), resolved_by=actor.id)
+            ctx.sql.execute(
+                "UPDATE incident SET resolved_at = :at, resolved_by = :by "
+                "WHERE instance_id = :iid AND resolved_at IS NULL",
+                params,
             )
             ctx.instance.open_incidents = 0
             ctx.record("incident.retried", {"incidents": ids})
@@ -243,8 +198,10 @@ class Runtime:
             return instance_id
         starters = self.repository.start_message_definitions(message_name)
         if len(starters) == 1:
-            instance_id = self._create(starters[0].id, {}, actor, None)
-            self._run(instance_id, lambda ctx: None, actor)  # reach the start event
+            definition = starters[0]
+            instance_id = self._run(
+                NewInstance(definition.key, definition.version, {}, None), lambda ctx: None, actor
+            ).instance_id  # at the start event
             self._deliver(instance_id, None, message_name, payload, correlation, actor)
             return instance_id
         if len(starters) > 1:
@@ -353,10 +310,10 @@ class Runtime:
                 name=message.message_name,
                 source=message.source_instance_id,
             ) -> None:
-                taken = ctx.conn.execute(
-                    delete(MessageOutbox).where(MessageOutbox.id == message_id)
+                taken = ctx.sql.execute(
+                    "DELETE FROM message_outbox WHERE id = :id", {"id": message_id}
                 )
-                if taken.rowcount != 1:  # delivered by another process meanwhile
+                if taken != 1:  # delivered by another process meanwhile
                     ctx.continue_engine = False
                     return
                 messages.deliver(ctx.workflow, element_id, name, payload, correlation)

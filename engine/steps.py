@@ -32,10 +32,6 @@ from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from . import messages, pruning
 from .actors import Actor
@@ -43,42 +39,53 @@ from .clock import Clock, to_storage
 from .database import Database
 from .errors import Conflict, InvalidState, KedjaError, NotFound
 from .history import History, PendingEvent, instance_stream
-from .models import HumanTask, Incident, MessageSubscription, ProcessInstance
 from .serialization import SPIFF_STATE_VERSION, StateCodec
+from .step_sql import INTEGRITY_ERRORS, StepSQL, Tx
 from .task_mirror import MirroredTasks, TaskPolicy, sync_tasks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PI = ProcessInstance
-_SELECT_HEAD = select(
-    PI.id,
-    PI.definition_id,
-    PI.key,
-    PI.state,
-    PI.version,
-    PI.history_seq,
-    PI.history_hash,
-    PI.open_incidents,
-).where(PI.id == bindparam("iid"))
-_SELECT_STATE = select(PI.workflow_state, PI.serializer_version).where(PI.id == bindparam("iid"))
-_SELECT_OPEN_ROWS = select(
-    HumanTask.spiff_task_id, HumanTask.id, HumanTask.element_id, HumanTask.name
-).where(HumanTask.instance_id == bindparam("iid"), HumanTask.state == "open")
-_SAVE = (
-    update(PI)
-    .where(PI.id == bindparam("iid"), PI.version == bindparam("v"))
-    .values(
-        version=PI.version + 1,
-        state=bindparam("state"),
-        ended_at=bindparam("ended_at"),
-        workflow_state=bindparam("ws"),
-        serializer_version=bindparam("sv"),
-        history_seq=bindparam("seq"),
-        history_hash=bindparam("hash"),
-        open_incidents=bindparam("incidents"),
-    )
-)
+SELECT_HEAD = """SELECT id, definition_id, key, state, version, history_seq, history_hash,
+    open_incidents FROM process_instance WHERE id = :iid"""
+SELECT_LATEST_DEFINITION = """SELECT id FROM process_definition WHERE key = :key
+    ORDER BY version DESC LIMIT 1"""
+SELECT_DEFINITION_VERSION = """SELECT id FROM process_definition WHERE key = :key
+    AND version = :version"""
+INSERT_INSTANCE = """INSERT INTO process_instance (definition_id, key, business_key, state,
+    started_at, started_by, version, workflow_state, serializer_version, history_seq,
+    history_hash, open_incidents) VALUES (:definition_id, :key, :business_key, 'running',
+    :started_at, :started_by, 1, '', :sv, 0, '', 0) RETURNING id"""
+SELECT_STATE = "SELECT workflow_state, serializer_version FROM process_instance WHERE id = :iid"
+SELECT_OPEN_ROWS = """SELECT spiff_task_id, id, element_id, name FROM human_task
+    WHERE instance_id = :iid AND state = 'open'"""
+SAVE = """UPDATE process_instance SET version = version + 1, state = :state,
+    ended_at = :ended_at, workflow_state = :ws, serializer_version = :sv,
+    history_seq = :seq, history_hash = :hash, open_incidents = :incidents
+    WHERE id = :iid AND version = :v"""
+INSERT_EVENT = """INSERT INTO history_event (stream, seq, instance_id, at, actor, kind,
+    element_id, task_id, data, prev_hash, hash) VALUES (:stream, :seq, :instance_id, :at,
+    :actor, :kind, :element_id, :task_id, :data, :prev_hash, :hash)"""
+DELETE_SUBSCRIPTIONS = "DELETE FROM message_subscription WHERE instance_id = :iid"
+INSERT_SUBSCRIPTION = """INSERT INTO message_subscription (instance_id, message_name,
+    element_id, correlation) VALUES (:instance_id, :message_name, :element_id, :correlation)"""
+SELECT_SAME_INCIDENT = """SELECT id, attempts FROM incident WHERE instance_id = :iid
+    AND resolved_at IS NULL
+    AND (element_id = :element OR (element_id IS NULL AND :element IS NULL))"""
+REPEAT_INCIDENT = """UPDATE incident SET attempts = :attempts, message = :message,
+    last_failed_at = :at WHERE id = :id"""
+INSERT_INCIDENT = """INSERT INTO incident (instance_id, created_at, element_id, message,
+    attempts, last_failed_at) VALUES (:iid, :at, :element, :message, 1, :at)"""
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    """What to start: the first step creates the instance in its own transaction."""
+
+    key: str
+    version: int | None
+    data: dict[str, Any]
+    business_key: str | None
 
 
 @dataclass
@@ -100,7 +107,7 @@ class InstanceHead:
 class StepContext:
     """What a change function gets: the open transaction and the loaded instance."""
 
-    conn: Connection
+    sql: Tx
     instance: InstanceHead
     definition: Any  # repository.DefinitionInfo
     workflow: BpmnWorkflow
@@ -113,14 +120,6 @@ class StepContext:
     queued_messages: int = 0
     new_subscriptions: bool = False
     created_tasks: list[int] = field(default_factory=list)
-    _session: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        """An ORM session inside the step's transaction, for the less frequent changes."""
-        if self._session is None:
-            self._session = Session(bind=self.conn)
-        return self._session
 
     def record(
         self,
@@ -204,7 +203,7 @@ class StepRunner:
         policy: TaskPolicy,
         repository: Any,
         script_engine: Any,
-        cache_size: int = 256,
+        cache_size: int = 1024,
     ) -> None:
         self.db = db
         self.codec = codec
@@ -214,6 +213,7 @@ class StepRunner:
         self.repository = repository
         self.script_engine = script_engine
         self.cache = WorkflowCache(cache_size)
+        self.sql = StepSQL(db)
         # Hooks run inside the transaction after the engine advanced; tests use them to
         # inject failures, the governance layer to add its own bookkeeping.
         self.after_advance: list[Callable[[StepContext], None]] = []
@@ -224,7 +224,7 @@ class StepRunner:
 
     def run(
         self,
-        instance_id: int,
+        instance_id: int | NewInstance,
         change: Callable[[StepContext], T],
         actor: Actor,
         *,
@@ -245,7 +245,7 @@ class StepRunner:
 
     def _attempt(
         self,
-        instance_id: int,
+        instance_id: int | NewInstance,
         change: Callable[[StepContext], T],
         actor: Actor,
         allow_suspended: bool,
@@ -263,7 +263,7 @@ class StepRunner:
 
     def _transaction(
         self,
-        instance_id: int,
+        target: int | NewInstance,
         change: Callable[[StepContext], T],
         actor: Actor,
         allow_suspended: bool,
@@ -272,10 +272,16 @@ class StepRunner:
         use_cache: bool,
     ) -> StepOutcome:
         ctx: StepContext | None = None
-        cached = self.cache.take(instance_id) if use_cache else None
+        new = isinstance(target, NewInstance)
+        cached = self.cache.take(target) if use_cache and not new else None
+        instance_id = None if new else target
         try:
-            with self.db.write_engine.begin() as conn:
-                ctx = self._open(conn, instance_id, actor, cached)
+            with self.sql.transaction() as tx:
+                if new:
+                    ctx = self._create(tx, target, actor)
+                else:
+                    ctx = self._open(tx, target, actor, cached)
+                instance_id = ctx.instance.id
                 if ctx.instance.state in ("completed", "terminated"):
                     raise InvalidState(
                         f"Instance {instance_id} is {ctx.instance.state}; "
@@ -295,13 +301,11 @@ class StepRunner:
                     if incident is not None:
                         self._add_incident(ctx, *incident)
                     self.finish(ctx, stale_means_cache=cached is not None)
-                except (Conflict, _StaleCache, IntegrityError):
+                except (Conflict, _StaleCache, *INTEGRITY_ERRORS):
                     raise
                 except Exception as exc:
                     raise _ContinuationError(exc) from exc
-                if ctx._session is not None:
-                    ctx._session.flush()
-        except IntegrityError as exc:
+        except INTEGRITY_ERRORS as exc:
             raise Conflict(
                 f"Instance {instance_id} was changed concurrently; nothing was "
                 "saved. Reload and try again."
@@ -322,7 +326,7 @@ class StepRunner:
 
     def _record_failure(
         self,
-        instance_id: int,
+        instance_id: int | NewInstance,
         change: Callable[[StepContext], Any],
         actor: Actor,
         failure: _ContinuationError,
@@ -331,6 +335,8 @@ class StepRunner:
     ) -> StepOutcome:
         element, message = failure.element, failure.message
         log.warning("instance %s: step failed at %s: %s", instance_id, element, message)
+        if isinstance(instance_id, NewInstance):
+            keep = True  # a start that fails is kept at its beginning, with the incident
         if keep:
             try:
                 return self._attempt(
@@ -355,45 +361,73 @@ class StepRunner:
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def _open(
-        self, conn: Connection, instance_id: int, actor: Actor, cached: _Cached | None
-    ) -> StepContext:
+    def _open(self, tx: Tx, instance_id: int, actor: Actor, cached: _Cached | None) -> StepContext:
         if cached is not None:
             head, workflow = cached.head, cached.workflow
             mirrored, subscriptions = cached.mirrored, cached.subscriptions
         else:
-            row = conn.execute(_SELECT_HEAD, {"iid": instance_id}).one_or_none()
+            row = tx.one(SELECT_HEAD, {"iid": instance_id})
             if row is None:
                 raise NotFound(f"There is no process instance {instance_id}.")
             head = InstanceHead(*row)
-            state = conn.execute(_SELECT_STATE, {"iid": instance_id}).one()
-            workflow = self._load(
-                head.definition_id, state.workflow_state, state.serializer_version
-            )
+            text, version = tx.one(SELECT_STATE, {"iid": instance_id})
+            workflow = self._load(head.definition_id, text, version)
             mirrored = MirroredTasks(
                 {
-                    r.spiff_task_id: (r.id, r.element_id, r.name)
-                    for r in conn.execute(_SELECT_OPEN_ROWS, {"iid": instance_id})
+                    sid: (rid, element, name)
+                    for sid, rid, element, name in tx.all(SELECT_OPEN_ROWS, {"iid": instance_id})
                 }
             )
             subscriptions = frozenset(s.key() for s in messages.waiting_subscriptions(workflow))
         definition = self.repository.definition(head.definition_id)
         return StepContext(
-            conn,
-            head,
-            definition,
-            workflow,
-            actor,
-            self.clock.now(),
-            mirrored.copy(),
-            subscriptions,
+            tx, head, definition, workflow, actor, self.clock.now(), mirrored.copy(), subscriptions
         )
+
+    def _create(self, tx: Tx, new: NewInstance, actor: Actor) -> StepContext:
+        """A new instance row and workflow, in the transaction of its first step."""
+        if new.version is None:
+            row = tx.one(SELECT_LATEST_DEFINITION, {"key": new.key})
+        else:
+            row = tx.one(SELECT_DEFINITION_VERSION, {"key": new.key, "version": new.version})
+        if row is None:
+            raise self.repository.not_deployed(new.key, new.version)
+        definition = self.repository.definition(row[0])
+        spec, subprocess_specs = self.repository.specs(definition.id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(new.data)  # what every later task inherits
+        now = self.clock.now()
+        instance_id = tx.insert_id(
+            INSERT_INSTANCE,
+            {
+                "definition_id": definition.id,
+                "key": definition.key,
+                "business_key": new.business_key,
+                "started_at": to_storage(now),
+                "started_by": actor.id,
+                "sv": SPIFF_STATE_VERSION,
+            },
+        )
+        head = InstanceHead(instance_id, definition.id, definition.key, "running", 1, 0, "", 0)
+        ctx = StepContext(
+            tx, head, definition, workflow, actor, now, MirroredTasks({}), frozenset()
+        )
+        ctx.record(
+            "instance.started",
+            {
+                "key": definition.key,
+                "version": definition.version,
+                "data": new.data,
+                "business_key": new.business_key,
+            },
+        )
+        return ctx
 
     def _load(self, definition_id: int, text: str, version: str) -> BpmnWorkflow:
         spec, subprocess_specs = self.repository.specs(definition_id)
         return self.codec.load_state(text, version, spec, subprocess_specs, self.script_engine)
 
-    def load(self, instance: ProcessInstance) -> BpmnWorkflow:
+    def load(self, instance: Any) -> BpmnWorkflow:
         """A fresh copy of a stored instance's workflow (for reading, never for stepping)."""
         return self._load(
             instance.definition_id, instance.workflow_state, instance.serializer_version
@@ -418,7 +452,7 @@ class StepRunner:
 
     def finish(self, ctx: StepContext, stale_means_cache: bool = False) -> None:
         """Bookkeeping and save, inside the step's transaction."""
-        wf, head, conn = ctx.workflow, ctx.instance, ctx.conn
+        wf, head, tx = ctx.workflow, ctx.instance, ctx.sql
         if head.state == "running" and wf.is_completed():
             head.state = "completed"
             head.ended_at = to_storage(ctx.now)
@@ -426,14 +460,13 @@ class StepRunner:
         pruning.prune(wf)
         finished = head.state in ("completed", "terminated")
         ctx.created_tasks = sync_tasks(
-            conn, head, ctx.definition, wf, self.policy, ctx.now, ctx.events, ctx.mirrored, finished
+            tx, head, ctx.definition, wf, self.policy, ctx.now, ctx.events, ctx.mirrored, finished
         )
         self._sync_subscriptions(ctx, finished)
         ctx.queued_messages = messages.queue_thrown_messages(
-            conn, head.id, wf, self.codec.dump_data, to_storage(ctx.now)
+            tx, head.id, wf, self.codec.dump_data, to_storage(ctx.now)
         )
-        head.history_seq, head.history_hash = self.history.write(
-            conn,
+        rows, head.history_seq, head.history_hash = self.history.chain(
             instance_stream(head.id),
             head.id,
             head.history_seq,
@@ -441,8 +474,9 @@ class StepRunner:
             ctx.events,
             ctx.now,
         )
-        saved = conn.execute(
-            _SAVE,
+        tx.executemany(INSERT_EVENT, rows)
+        saved = tx.execute(
+            SAVE,
             {
                 "iid": head.id,
                 "v": head.version,
@@ -455,7 +489,7 @@ class StepRunner:
                 "incidents": head.open_incidents,
             },
         )
-        if saved.rowcount != 1:
+        if saved != 1:
             if stale_means_cache:
                 raise _StaleCache()
             raise Conflict(
@@ -472,56 +506,41 @@ class StepRunner:
         )
         if wanted == ctx.subscriptions:
             return
-        ctx.conn.execute(
-            delete(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id)
+        ctx.sql.execute(DELETE_SUBSCRIPTIONS, {"iid": ctx.instance.id})
+        ctx.sql.executemany(
+            INSERT_SUBSCRIPTION,
+            [
+                {
+                    "instance_id": ctx.instance.id,
+                    "message_name": name,
+                    "element_id": element,
+                    "correlation": correlation,
+                }
+                for name, element, correlation in sorted(wanted)
+            ],
         )
-        if wanted:
-            ctx.conn.execute(
-                insert(MessageSubscription),
-                [
-                    {
-                        "instance_id": ctx.instance.id,
-                        "message_name": name,
-                        "element_id": element,
-                        "correlation": correlation,
-                    }
-                    for name, element, correlation in sorted(wanted)
-                ],
-            )
         ctx.new_subscriptions = bool(wanted - ctx.subscriptions)
         ctx.subscriptions = wanted
 
     def _add_incident(self, ctx: StepContext, element: str | None, message: str) -> None:
-        stored_now = to_storage(ctx.now)
-        same = ctx.conn.execute(
-            select(Incident.id, Incident.attempts).where(
-                Incident.instance_id == ctx.instance.id,
-                Incident.resolved_at.is_(None),
-                Incident.element_id == element,
-            )
-        ).first()
+        at = to_storage(ctx.now)
+        same = ctx.sql.one(SELECT_SAME_INCIDENT, {"iid": ctx.instance.id, "element": element})
         if same is not None:
-            ctx.conn.execute(
-                update(Incident)
-                .where(Incident.id == same.id)
-                .values(attempts=same.attempts + 1, message=message, last_failed_at=stored_now)
+            incident_id, attempts = same
+            ctx.sql.execute(
+                REPEAT_INCIDENT,
+                {"id": incident_id, "attempts": attempts + 1, "message": message, "at": at},
             )
             ctx.record(
                 "incident.failed_again",
-                {"incident": same.id, "message": message, "attempts": same.attempts + 1},
+                {"incident": incident_id, "message": message, "attempts": attempts + 1},
                 element_id=element,
                 actor="engine",
             )
             return
-        ctx.conn.execute(
-            insert(Incident).values(
-                instance_id=ctx.instance.id,
-                created_at=stored_now,
-                element_id=element,
-                message=message,
-                attempts=1,
-                last_failed_at=stored_now,
-            )
+        ctx.sql.execute(
+            INSERT_INCIDENT,
+            {"iid": ctx.instance.id, "at": at, "element": element, "message": message},
         )
         ctx.instance.open_incidents += 1
         ctx.record("incident.created", {"message": message}, element_id=element, actor="engine")

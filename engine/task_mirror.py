@@ -22,12 +22,10 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, update
-from sqlalchemy.engine import Connection
 
 from .clock import to_storage
 from .history import PendingEvent
-from .models import HumanTask, TaskCandidate
+from .step_sql import Tx
 
 
 @dataclass
@@ -116,12 +114,40 @@ class MirroredTasks:
         self.rows.pop(spiff_task_id, None)
 
 
-_INSERT_TASK = insert(HumanTask).returning(HumanTask.id, sort_by_parameter_order=True)
-_INSERT_CANDIDATE = insert(TaskCandidate)
+_COLUMNS = (
+    "instance_id",
+    "definition_id",
+    "definition_key",
+    "definition_version",
+    "spiff_task_id",
+    "element_id",
+    "name",
+    "documentation",
+    "lane",
+    "role",
+    "organisation",
+    "assignee",
+    "candidate_users",
+    "candidate_groups",
+    "due_at",
+    "priority",
+    "form_schema",
+    "form_ui_schema",
+    "state",
+    "created_at",
+)
+# Built from constant column names only; every value is a bound parameter.
+INSERT_TASK = (
+    f"INSERT INTO human_task ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+    f"({', '.join(':' + c for c in _COLUMNS)}) RETURNING id"
+)
+INSERT_CANDIDATE = (
+    "INSERT INTO task_candidate (task_id, kind, value) VALUES (:task_id, :kind, :value)"
+)
 
 
 def sync_tasks(
-    conn: Connection,
+    tx: Tx,
     instance: Any,
     definition: Any,
     workflow: BpmnWorkflow,
@@ -137,11 +163,13 @@ def sync_tasks(
     stored_now = to_storage(now)
     gone = [sid for sid in mirrored.rows if sid not in ready]
     if gone:
-        ids = [mirrored.rows[sid][0] for sid in gone]
-        conn.execute(
-            update(HumanTask)
-            .where(HumanTask.id.in_(ids), HumanTask.state == "open")
-            .values(state="cancelled", completed_at=stored_now)
+        params: dict[str, Any] = {"at": stored_now}
+        ids = tx.in_list("id", [mirrored.rows[sid][0] for sid in gone], params)
+        # `ids` is a list of generated placeholders; the values are bound.
+        tx.execute(
+            "UPDATE human_task SET state = 'cancelled', completed_at = :at "  # noqa: S608
+            f"WHERE id IN ({ids}) AND state = 'open'",
+            params,
         )
         for sid in gone:
             row_id, element_id, name = mirrored.rows.pop(sid)
@@ -154,16 +182,16 @@ def sync_tasks(
                     task_id=row_id,
                 )
             )
-    new = [(sid, task) for sid, task in ready.items() if sid not in mirrored.rows]
-    if not new:
-        return []
-    rows = [
-        _new_row(instance.id, definition, task, policy.assign(task, definition.key), stored_now)
-        for _sid, task in new
-    ]
-    ids = [r.id for r in conn.execute(_INSERT_TASK, rows)]
+    created = []
     candidates = []
-    for row_id, row, (sid, _task) in zip(ids, rows, new, strict=True):
+    for sid, task in ready.items():
+        if sid in mirrored.rows:
+            continue
+        row = _new_row(
+            instance.id, definition, task, policy.assign(task, definition.key), stored_now
+        )
+        row_id = tx.insert_id(INSERT_TASK, row)
+        created.append(row_id)
         mirrored.rows[sid] = (row_id, row["element_id"], row["name"])
         candidates += [
             {"task_id": row_id, "kind": "user", "value": v}
@@ -187,9 +215,8 @@ def sync_tasks(
                 task_id=row_id,
             )
         )
-    if candidates:
-        conn.execute(_INSERT_CANDIDATE, candidates)
-    return ids
+    tx.executemany(INSERT_CANDIDATE, candidates)
+    return created
 
 
 def _new_row(

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from . import forms
@@ -35,35 +36,28 @@ from .steps import StepContext, StepOutcome, StepRunner
 COMPLETE_RETRIES = 3
 
 HT = HumanTask
-_SELECT_FOR_COMPLETE = select(
-    HT.id,
-    HT.instance_id,
-    HT.definition_id,
-    HT.form_schema,
-    HT.spiff_task_id,
-    HT.name,
-    HT.element_id,
-    HT.state,
-    HT.assignee,
-    HT.role,
-    HT.organisation,
-    HT.candidate_users,
-    HT.candidate_groups,
-    HT.completed_by,
-    HT.completed_at,
-).where(HT.id == bindparam("tid"))
-_SELECT_INSTANCE = select(HT.instance_id).where(HT.id == bindparam("tid"))
-_COMPLETE_ROW = (
-    update(HT)
-    .where(HT.id == bindparam("tid"), HT.state == "open")
-    .values(
-        state="completed",
-        completed_at=bindparam("at"),
-        completed_by=bindparam("by"),
-        assignee=bindparam("assignee"),
-        draft=None,
-    )
+_COMPLETE_FIELDS = (
+    "id",
+    "instance_id",
+    "definition_id",
+    "form_schema",
+    "spiff_task_id",
+    "name",
+    "element_id",
+    "state",
+    "assignee",
+    "role",
+    "organisation",
+    "candidate_users",
+    "candidate_groups",
+    "completed_by",
+    "completed_at",
 )
+# Built from the constant field names above; the id is a bound parameter.
+SELECT_FOR_COMPLETE = f"SELECT {', '.join(_COMPLETE_FIELDS)} FROM human_task WHERE id = :tid"  # noqa: S608
+COMPLETE_ROW = """UPDATE human_task SET state = 'completed', completed_at = :at,
+    completed_by = :by, assignee = :assignee, draft = NULL WHERE id = :tid AND state = 'open'"""
+_SELECT_INSTANCE = select(HT.instance_id).where(HT.id == bindparam("tid"))
 
 
 @dataclass(frozen=True)
@@ -351,7 +345,16 @@ class Tasks:
         instance_id = self._instance_of(task_id)
 
         def change(ctx: StepContext) -> None:
-            row = ctx.conn.execute(_SELECT_FOR_COMPLETE, {"tid": task_id}).one()
+            row = SimpleNamespace(
+                **dict(
+                    zip(
+                        _COMPLETE_FIELDS,
+                        ctx.sql.one(SELECT_FOR_COMPLETE, {"tid": task_id}),
+                        strict=True,
+                    )
+                )
+            )
+            row.completed_at = ctx.sql.datetime(row.completed_at)
             # Permission first, so a person without access learns nothing about the form;
             # then the data, so nothing invalid reaches the process.
             self._check_may_complete(row, actor)
@@ -362,8 +365,8 @@ class Tasks:
             spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
             spiff_task.data.update(data)
             spiff_task.run()
-            ctx.conn.execute(
-                _COMPLETE_ROW,
+            ctx.sql.execute(
+                COMPLETE_ROW,
                 {
                     "tid": task_id,
                     "at": to_storage(ctx.now),
