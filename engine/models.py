@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,15 +126,33 @@ class Incident(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(200))
 
 
+OPEN = text("state = 'open'")
+
+
 class HumanTask(Base):
     """A READY user or manual task, mirrored so task lists are indexed queries."""
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_state_role_org", "state", "role", "organisation"),
-        Index("ix_human_task_state_assignee", "state", "assignee"),
+        # Task lists ask for open tasks; partial indexes hold only those, so completing a
+        # task removes its entries instead of moving them, and the indexes stay small.
+        # Lists are sorted by due date, so it ends each index.
+        Index(
+            "ix_human_task_open_role_org",
+            "role",
+            "organisation",
+            "due_at",
+            sqlite_where=OPEN,
+            postgresql_where=OPEN,
+        ),
+        Index(
+            "ix_human_task_open_assignee",
+            "assignee",
+            "due_at",
+            sqlite_where=OPEN,
+            postgresql_where=OPEN,
+        ),
         Index("ix_human_task_instance_state", "instance_id", "state"),
-        Index("ix_human_task_state_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -187,7 +206,8 @@ class HistoryEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stream: Mapped[str] = mapped_column(String(60))
     seq: Mapped[int] = mapped_column(Integer)
-    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Not indexed: an instance's events are read by `stream`, which names the instance.
+    instance_id: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(60))

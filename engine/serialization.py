@@ -80,6 +80,12 @@ class StateCodec:
         self.serializer = BpmnWorkflowSerializer(_registry())
         self.registry = self.serializer.registry
         self._encoder = create_encoder(self.registry)
+        # SpiffWorkflow's own fast path for states (what its serialize_json does): convert the
+        # objects shallowly and let the JSON encoder handle nested values. A registry of its
+        # own, because the mode is a flag on the registry and specs need the other one.
+        self._state_registry = _registry()
+        self._state_registry._encoder_mode = True
+        self._state_encoder = create_encoder(self._state_registry)
 
     # -- specs --------------------------------------------------------------------------
 
@@ -99,7 +105,9 @@ class StateCodec:
     # -- instance state -----------------------------------------------------------------
 
     def dump_state(self, workflow: BpmnWorkflow) -> str:
-        return json.dumps(self.registry.convert(workflow), cls=self._encoder, separators=(",", ":"))
+        return json.dumps(
+            self._state_registry.convert(workflow), cls=self._state_encoder, separators=(",", ":")
+        )
 
     def load_state(
         self,

@@ -28,7 +28,7 @@ from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, NotFound, NotPermitted, ValidationError
 from .history import History, PendingEvent
-from .models import HumanTask, TaskCandidate
+from .models import OPEN, HumanTask, TaskCandidate
 from .repository import Repository
 from .serialization import StateCodec
 from .steps import StepContext, StepOutcome, StepRunner
@@ -178,7 +178,9 @@ class Tasks:
 
         query = select(HumanTask)
         if state != "any":
-            query = query.where(HumanTask.state == state)
+            # The literal lets the database use the partial indexes on open tasks (a bound
+            # parameter does not prove `state = 'open'` to SQLite's planner).
+            query = query.where(OPEN if state == "open" else HumanTask.state == state)
         if instance_id is not None:
             query = query.where(HumanTask.instance_id == instance_id)
         if actor is not None:

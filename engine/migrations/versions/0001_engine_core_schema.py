@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:24:30.460946
+Create Date: 2026-11-24 22:44:14.946505
 """
 
 import sqlalchemy as sa
@@ -45,11 +45,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("stream", "seq"),
     )
-    with op.batch_alter_table("history_event", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_history_event_instance_id"), ["instance_id"], unique=False
-        )
-
     op.create_table(
         "history_head",
         sa.Column("stream", sa.String(length=60), nullable=False),
@@ -189,10 +184,19 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_human_task_instance_state", ["instance_id", "state"], unique=False
         )
-        batch_op.create_index("ix_human_task_state_assignee", ["state", "assignee"], unique=False)
-        batch_op.create_index("ix_human_task_state_due", ["state", "due_at"], unique=False)
         batch_op.create_index(
-            "ix_human_task_state_role_org", ["state", "role", "organisation"], unique=False
+            "ix_human_task_open_assignee",
+            ["assignee", "due_at"],
+            unique=False,
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
+        batch_op.create_index(
+            "ix_human_task_open_role_org",
+            ["role", "organisation", "due_at"],
+            unique=False,
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
         )
 
     op.create_table(
@@ -271,9 +275,16 @@ def downgrade() -> None:
 
     op.drop_table("incident")
     with op.batch_alter_table("human_task", schema=None) as batch_op:
-        batch_op.drop_index("ix_human_task_state_role_org")
-        batch_op.drop_index("ix_human_task_state_due")
-        batch_op.drop_index("ix_human_task_state_assignee")
+        batch_op.drop_index(
+            "ix_human_task_open_role_org",
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
+        batch_op.drop_index(
+            "ix_human_task_open_assignee",
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
         batch_op.drop_index("ix_human_task_instance_state")
 
     op.drop_table("human_task")
@@ -293,9 +304,6 @@ def downgrade() -> None:
 
     op.drop_table("message_outbox")
     op.drop_table("history_head")
-    with op.batch_alter_table("history_event", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_history_event_instance_id"))
-
     op.drop_table("history_event")
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_bundle_hash"))
