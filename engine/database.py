@@ -3,7 +3,8 @@
 SQLite is the embedded default and PostgreSQL the production database; the differences that
 matter for correctness are handled here, in one place:
 
-* SQLite runs in WAL mode so readers never block the writer. A write transaction starts with
+* SQLite runs in WAL mode so readers never block the writer; checkpoints run in the
+  background (`engine/checkpoints.py`). A write transaction starts with
   `BEGIN IMMEDIATE`: two writers queue for the lock instead of both reading, both computing,
   and one failing at commit with "database is locked". Reads use a separate pool with plain
   deferred transactions.
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .checkpoints import Checkpointer
 from .errors import SchemaOutdated
 
 DEFAULT_URL = "sqlite:///var/kedja.sqlite"
@@ -48,12 +50,15 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgresql = parsed.get_backend_name() == "postgresql"
+        self._checkpointer: Checkpointer | None = None
         if self.is_sqlite:
             db_path = parsed.database
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.write_engine = self._sqlite_engine(immediate=True)
             self.read_engine = self._sqlite_engine(immediate=False)
+            if db_path and db_path != ":memory:":
+                self._checkpointer = Checkpointer(db_path)
         else:
             self.write_engine = create_engine(self.url, pool_pre_ping=True)
             self.read_engine = self.write_engine
@@ -72,6 +77,7 @@ class Database:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # see engine/checkpoints.py
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -92,6 +98,9 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()

@@ -38,12 +38,12 @@ def prune(workflow: BpmnWorkflow) -> int:
     return removed
 
 
-def _path_to_root(task: Task) -> list[UUID]:
+def _path_to_root(tasks: dict[UUID, Task], task: Task) -> list[UUID]:
     path = []
     node: Task | None = task
     while node is not None:
         path.append(node.id)
-        node = node.parent
+        node = tasks.get(node._parent)
     path.reverse()
     return path
 
@@ -53,11 +53,13 @@ def _prune_tree(workflow) -> int:  # type: ignore[no-untyped-def]
     root = workflow.task_tree
     # Only the top of the unfinished work matters: an unfinished task below another
     # unfinished task is inside its subtree anyway (predicted tasks form long chains).
+    # This runs after every step: plain attribute access instead of Task's properties.
+    finished = TaskState.FINISHED_MASK
     anchors = set()
     for task in tasks.values():
-        if not task.has_state(TaskState.FINISHED_MASK):
-            parent = task.parent
-            if parent is None or parent.has_state(TaskState.FINISHED_MASK):
+        if not task._state & finished:
+            parent = tasks.get(task._parent)
+            if parent is None or parent._state & finished:
                 anchors.add(parent or task)
     if not anchors:
         return 0
@@ -65,7 +67,7 @@ def _prune_tree(workflow) -> int:  # type: ignore[no-untyped-def]
         anchors.add(workflow.last_task)
 
     # Lowest common ancestor of the anchors: the longest shared prefix of their root paths.
-    paths = [_path_to_root(a) for a in anchors]
+    paths = [_path_to_root(tasks, a) for a in anchors]
     common = paths[0]
     for path in paths[1:]:
         n = 0
@@ -81,11 +83,11 @@ def _prune_tree(workflow) -> int:  # type: ignore[no-untyped-def]
         return 0
 
     keep: set[UUID] = {root.id}
-    stack = [keep_top]
+    stack = [keep_top.id]
     while stack:
-        node = stack.pop()
-        keep.add(node.id)
-        stack.extend(c for c in node.children if c is not None)
+        task_id = stack.pop()
+        keep.add(task_id)
+        stack.extend(c for c in tasks[task_id]._children if c in tasks)
 
     doomed = [tid for tid in tasks if tid not in keep]
     event_tasks = workflow.top_workflow.event_manager.tasks

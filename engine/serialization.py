@@ -23,12 +23,13 @@ from decimal import Decimal
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 
 __all__ = ["SPIFF_STATE_VERSION", "StateCodec"]
 
@@ -60,9 +61,44 @@ class _InstanceStateConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _registry():
+class _FastTaskConverter(TaskConverter):
+    """SpiffWorkflow's task converter, written for speed: every step saves every live task.
+
+    Same output, key for key (tests/test_serialization.py compares them); it avoids Task's
+    properties, which look tasks up in dictionaries keyed by UUID, on the path that runs for
+    every task of every step.
+    """
+
+    def to_dict(self, task: Task) -> dict:
+        parent_id = task._parent
+        parent = task.workflow.tasks.get(parent_id)
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            old, new = parent.data, task.data
+            data = {}
+            delta = {"updates": {k: v for k, v in new.items() if k not in old or v != old[k]},
+                     "deletions": [k for k in old if k not in new]}
+        internal = task.internal_data
+        return {
+            "id": str(task.id),
+            "parent": str(parent_id) if parent is not None else None,
+            "children": [str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task._state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(internal) if internal else {},
+            "data": data,
+            "delta": delta,
+        }
+
+
+def _registry(fast_tasks: bool = False):
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _InstanceStateConverter
+    if fast_tasks:
+        config[Task] = _FastTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # SpiffWorkflow registers datetime and timedelta; form answers also hold dates and
     # decimals, which would otherwise fail to encode or come back as strings.
@@ -83,7 +119,7 @@ class StateCodec:
         # SpiffWorkflow's own fast path for states (what its serialize_json does): convert the
         # objects shallowly and let the JSON encoder handle nested values. A registry of its
         # own, because the mode is a flag on the registry and specs need the other one.
-        self._state_registry = _registry()
+        self._state_registry = _registry(fast_tasks=True)
         self._state_registry._encoder_mode = True
         self._state_encoder = create_encoder(self._state_registry)
 

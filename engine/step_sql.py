@@ -42,7 +42,6 @@ def _integrity_errors() -> tuple[type[BaseException], ...]:
 
 INTEGRITY_ERRORS = _integrity_errors()
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class Tx:
@@ -56,7 +55,7 @@ class Tx:
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         if self._sqlite:
             return {
-                k: v.strftime(_SQLITE_DATETIME) if isinstance(v, datetime) else v
+                k: v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v
                 for k, v in params.items()
             }
         return params

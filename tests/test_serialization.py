@@ -103,3 +103,23 @@ def test_cached_and_uncached_runs_store_the_same_state(db_url, tmp_path):
         states.append((engine.runtime.get(iid).data, shape))
         engine.close()
     assert states[0] == states[1]
+
+
+def test_fast_task_converter_writes_what_spiffworkflow_writes(engine, deploy):
+    """engine.serialization's fast path must produce SpiffWorkflow's own format exactly."""
+    from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+
+    from engine.serialization import _registry
+
+    d = Diagram("fast").start().script("fill", (
+        "when = datetime(2026, 1, 2, tzinfo=timezone.utc)\nrows = [{'a': 1}]\nremoved = 1"))
+    d.user("first").script("drop", "del removed\nrows = rows + [{'b': 2}]").user("second").end()
+    deploy(d.chain("start", "fill", "first", "drop", "second", "end"))
+    iid = engine.runtime.start("fast", {"year": 2026}, ADMIN).instance_id
+    (task,) = engine.tasks.list(instance_id=iid).items
+    engine.tasks.complete(task.id, {"answer": "ja"}, ADMIN)
+    workflow = engine.runtime.workflow(iid)
+    reference = BpmnWorkflowSerializer(_registry())
+    expected = json.loads(reference.serialize_json(workflow))
+    expected.pop("serializer_version")
+    assert json.loads(engine.codec.dump_state(workflow)) == expected
