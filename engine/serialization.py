@@ -77,8 +77,10 @@ class _FastTaskConverter(TaskConverter):
         else:
             old, new = parent.data, task.data
             data = {}
-            delta = {"updates": {k: v for k, v in new.items() if k not in old or v != old[k]},
-                     "deletions": [k for k in old if k not in new]}
+            delta = {
+                "updates": {k: v for k, v in new.items() if k not in old or v != old[k]},
+                "deletions": [k for k in old if k not in new],
+            }
         internal = task.internal_data
         return {
             "id": str(task.id),

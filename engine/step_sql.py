@@ -121,9 +121,9 @@ class StepSQL:
                 cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(cursor, self._sqlite, self._translate)
+                raw.commit()
             except BaseException:
                 raw.rollback()
                 raise
-            raw.commit()
         finally:
             raw.close()  # back to the pool
