@@ -76,9 +76,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--chunks", type=int, default=10,
-                    help="alternate the two sides this many times per round (shared machines "
-                         "drift; alternating keeps the comparison fair)")
+    ap.add_argument(
+        "--chunks",
+        type=int,
+        default=10,
+        help="alternate the two sides this many times per round (shared machines "
+        "drift; alternating keeps the comparison fair)",
+    )
     args = ap.parse_args()
     xml = linear("bench", TASKS).xml()
     per_chunk = max(1, args.instances // args.chunks)
@@ -99,13 +103,19 @@ def main() -> None:
         mem_rates.append(completions / mem_time)
         db_rates.append(completions / db_time)
         ratios.append(mem_time / db_time)
-    print(f"process: {TASKS} user tasks; {per_chunk * args.chunks} instances x {args.rounds} "
-          f"rounds, the two sides alternating in {args.chunks} chunks")
+    print(
+        f"process: {TASKS} user tasks; {per_chunk * args.chunks} instances x {args.rounds} "
+        f"rounds, the two sides alternating in {args.chunks} chunks"
+    )
     print(f"in-memory SpiffWorkflow : {statistics.median(mem_rates):8.0f} completions/s")
-    print(f"Kedja on SQLite file    : {statistics.median(db_rates):8.0f} completions/s "
-          "(start + complete through the API; each completion one transaction)")
-    print(f"ratio persisted/in-memory: median {statistics.median(ratios):.2f} "
-          f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}); target >= 0.25")
+    print(
+        f"Kedja on SQLite file    : {statistics.median(db_rates):8.0f} completions/s "
+        "(start + complete through the API; each completion one transaction)"
+    )
+    print(
+        f"ratio persisted/in-memory: median {statistics.median(ratios):.2f} "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}); target >= 0.25"
+    )
 
 
 if __name__ == "__main__":

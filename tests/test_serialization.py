@@ -111,8 +111,14 @@ def test_fast_task_converter_writes_what_spiffworkflow_writes(engine, deploy):
 
     from engine.serialization import _registry
 
-    d = Diagram("fast").start().script("fill", (
-        "when = datetime(2026, 1, 2, tzinfo=timezone.utc)\nrows = [{'a': 1}]\nremoved = 1"))
+    d = (
+        Diagram("fast")
+        .start()
+        .script(
+            "fill",
+            ("when = datetime(2026, 1, 2, tzinfo=timezone.utc)\nrows = [{'a': 1}]\nremoved = 1"),
+        )
+    )
     d.user("first").script("drop", "del removed\nrows = rows + [{'b': 2}]").user("second").end()
     deploy(d.chain("start", "fill", "first", "drop", "second", "end"))
     iid = engine.runtime.start("fast", {"year": 2026}, ADMIN).instance_id
