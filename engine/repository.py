@@ -249,51 +249,50 @@ class Repository:
             )
             return {f.name: f.content for f in files}
 
+    def _once(self, store: dict, key: Any, load: Any) -> Any:  # type: ignore[type-arg]
+        """Deployed definitions never change: load a thing about one once, then reuse it."""
+        with self._lock:
+            if key in store:
+                return store[key]
+        value = load()
+        with self._lock:
+            store[key] = value
+        return value
+
+    def _row_by_id(self, definition_id: int) -> ProcessDefinition:
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"There is no process definition with id {definition_id}.")
+            return row
+
     def form(self, definition_id: int, name: str) -> str:
-        """A form file's text. Deployed files never change, so it is read once."""
-        key = (definition_id, name)
-        with self._lock:
-            cached = self._forms.get(key)
-        if cached is not None:
-            return cached
-        files = self.files(definition_id)
-        if name not in files:
-            raise NotFound(f"The form '{name}' is not part of definition {definition_id}.")
-        text = files[name].decode("utf-8")
-        with self._lock:
-            self._forms[key] = text
-        return text
+        """A form file's text (cached)."""
+
+        def load() -> str:
+            files = self.files(definition_id)
+            if name not in files:
+                raise NotFound(f"The form '{name}' is not part of definition {definition_id}.")
+            return files[name].decode("utf-8")
+
+        return self._once(self._forms, (definition_id, name), load)
 
     def definition(self, definition_id: int) -> DefinitionInfo:
-        """A definition by id; definitions are immutable, so it is read once."""
-        with self._lock:
-            cached = self._definitions.get(definition_id)
-        if cached is not None:
-            return cached
-        with self.db.read() as session:
-            row = session.get(ProcessDefinition, definition_id)
-            if row is None:
-                raise NotFound(f"There is no process definition with id {definition_id}.")
-            info = DefinitionInfo.of(row)
-        with self._lock:
-            self._definitions[definition_id] = info
-        return info
+        """A definition by id (cached)."""
+        return self._once(
+            self._definitions,
+            definition_id,
+            lambda: DefinitionInfo.of(self._row_by_id(definition_id)),
+        )
 
     def specs(self, definition_id: int) -> tuple[Any, dict[str, Any]]:
-        """The parsed spec and subprocess specs, restored once per process lifetime."""
-        with self._lock:
-            cached = self._specs.get(definition_id)
-        if cached is not None:
-            return cached
-        with self.db.read() as session:
-            row = session.get(ProcessDefinition, definition_id)
-            if row is None:
-                raise NotFound(f"There is no process definition with id {definition_id}.")
-            text = row.spec_json
-        specs = self.codec.load_specs(text)
-        with self._lock:
-            self._specs[definition_id] = specs
-        return specs
+        """The parsed spec and subprocess specs (cached): starting and loading instances
+        never parse XML."""
+        return self._once(
+            self._specs,
+            definition_id,
+            lambda: self.codec.load_specs(self._row_by_id(definition_id).spec_json),
+        )
 
     def start_message_definitions(self, message_name: str) -> list[DefinitionInfo]:
         """Latest definitions that a message with this name starts."""
