@@ -45,6 +45,9 @@ _UPDATE_HEAD = (
 )
 
 
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def instance_stream(instance_id: int) -> str:
     return f"instance:{instance_id}"
 
@@ -71,7 +74,7 @@ def _digest(
     data: str,
     prev_hash: str,
 ) -> str:
-    canonical = json.dumps(
+    canonical = _CANONICAL.encode(
         [
             stream,
             seq,
@@ -82,9 +85,7 @@ def _digest(
             task_id,
             data,
             prev_hash,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+        ]
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

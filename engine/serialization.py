@@ -118,6 +118,8 @@ class StateCodec:
         self.serializer = BpmnWorkflowSerializer(_registry())
         self.registry = self.serializer.registry
         self._encoder = create_encoder(self.registry)
+        # One encoder instance, reused: json.dumps(cls=...) would build one per call.
+        self._data_encoder = self._encoder(separators=(",", ":"), ensure_ascii=False)
         # SpiffWorkflow's own fast path for states (what its serialize_json does): convert the
         # objects shallowly and let the JSON encoder handle nested values. A registry of its
         # own, because the mode is a flag on the registry and specs need the other one.
@@ -172,7 +174,7 @@ class StateCodec:
 
     def dump_data(self, data: Any) -> str:
         """Plain JSON for data we store outside Spiff's state (drafts, history payloads)."""
-        return json.dumps(data, cls=self._encoder, separators=(",", ":"), ensure_ascii=False)
+        return self._data_encoder.encode(data)
 
     def load_data(self, text: str | None) -> Any:
         if text is None:

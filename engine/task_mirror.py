@@ -187,19 +187,16 @@ def sync_tasks(
     for sid, task in ready.items():
         if sid in mirrored.rows:
             continue
-        row = _new_row(
-            instance.id, definition, task, policy.assign(task, definition.key), stored_now
-        )
+        assignment = policy.assign(task, definition.key)
+        row = _new_row(instance.id, definition, task, assignment, stored_now)
         row_id = tx.insert_id(INSERT_TASK, row)
         created.append(row_id)
         mirrored.rows[sid] = (row_id, row["element_id"], row["name"])
         candidates += [
-            {"task_id": row_id, "kind": "user", "value": v}
-            for v in json.loads(row["candidate_users"])
+            {"task_id": row_id, "kind": "user", "value": v} for v in assignment.candidate_users
         ]
         candidates += [
-            {"task_id": row_id, "kind": "group", "value": v}
-            for v in json.loads(row["candidate_groups"])
+            {"task_id": row_id, "kind": "group", "value": v} for v in assignment.candidate_groups
         ]
         events.append(
             PendingEvent(
