@@ -14,10 +14,10 @@ own change without continuing, plus an incident with the message. The instance t
 that committed state until an administrator fixes the cause and retries; what a person
 submitted is never lost because a diagram has a bug.
 
-The step is the engine's hot path, so it speaks SQLAlchemy Core with prepared statements and
-keeps, next to each cached workflow, what it knows the database holds for it (the instance
-row's head, the open task rows, the subscriptions); a cached copy is trusted only as far as the
-final versioned update confirms it.
+The step is the engine's hot path, so its SQL runs straight on the database driver
+(`engine/step_sql.py`), and next to each cached workflow it keeps what it knows the database
+holds for it (the instance row's head, the open task rows, the subscriptions); a cached copy
+is trusted only as far as the final versioned update confirms it.
 """
 
 from __future__ import annotations
