@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import forms
@@ -174,8 +174,6 @@ class Tasks:
         `scope` (with an actor): "mine" — assigned to them; "claimable" — unassigned and they
         may claim; "all" — both.
         """
-        from sqlalchemy import func
-
         query = select(HumanTask)
         if state != "any":
             # The literal lets the database use the partial indexes on open tasks (a bound
@@ -200,8 +198,11 @@ class Tasks:
         if actor.admin:
             eligible = HumanTask.assignee.is_(None)
         else:
+            # A grant without an organisation holds city-wide.
             by_grant = [
-                and_(HumanTask.role == role, True if org is None else HumanTask.organisation == org)
+                HumanTask.role == role
+                if org is None
+                else and_(HumanTask.role == role, HumanTask.organisation == org)
                 for role, org in actor.grants
             ]
             candidate = HumanTask.id.in_(
