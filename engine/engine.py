@@ -21,6 +21,7 @@ from .serialization import StateCodec
 from .steps import StepRunner
 from .task_mirror import DefaultTaskPolicy, TaskPolicy
 from .tasks import Tasks
+from .timers import Timers
 
 
 class Engine:
@@ -78,6 +79,7 @@ class Engine:
             self.steps,
             self.runtime.deliver_pending,
         )
+        self.timers = Timers(self.db, self.clock, self.steps, self.runtime.deliver_pending)
 
     def verify_history(self) -> list[str]:
         """Every discrepancy in the hash-chained history (empty when intact)."""

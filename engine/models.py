@@ -253,3 +253,32 @@ class MessageOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+WAITING = text("state = 'waiting'")
+
+
+class Timer(Base):
+    """A waiting timer (intermediate, boundary, start within a subprocess): what fires when.
+
+    Synced after every step from the instance's waiting timer events; the row goes when the
+    timer fires or its task is cancelled. Firing claims the row in the same transaction as the
+    step it causes, so a timer fires once however many workers look at it.
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_due", "due_at", sqlite_where=WAITING, postgresql_where=WAITING),
+        UniqueConstraint("instance_id", "spiff_task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    # timeDate | timeDuration | timeCycle
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    # waiting (the only state so far; retries with back-off will add more)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

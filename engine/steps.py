@@ -40,8 +40,10 @@ from .database import Database
 from .errors import Conflict, InvalidState, KedjaError, NotFound
 from .history import History, PendingEvent, instance_stream
 from .serialization import SPIFF_STATE_VERSION, StateCodec
+from .spiff_clock import current_clock, step_clock
 from .step_sql import INTEGRITY_ERRORS, StepSQL, Tx
 from .task_mirror import MirroredTasks, TaskPolicy, sync_tasks
+from .timer_rows import WaitingTimer, sync_timers, waiting_timers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,6 +117,7 @@ class StepContext:
     now: datetime
     mirrored: MirroredTasks
     subscriptions: frozenset
+    timers: frozenset[WaitingTimer]
     events: list[PendingEvent] = field(default_factory=list)
     continue_engine: bool = True
     queued_messages: int = 0
@@ -146,6 +149,11 @@ class StepOutcome:
     needs_delivery: bool = False
 
 
+class Abandon(Exception):
+    """Raised by a change to roll its step back quietly (no error, no incident): for example a
+    timer another worker has already fired."""
+
+
 class StepFailed(KedjaError):
     """The change itself could not be applied (for example a failing post-script)."""
 
@@ -160,6 +168,7 @@ class _Cached:
     workflow: BpmnWorkflow
     mirrored: MirroredTasks
     subscriptions: frozenset
+    timers: frozenset[WaitingTimer]
 
 
 class WorkflowCache:
@@ -230,18 +239,22 @@ class StepRunner:
         *,
         allow_suspended: bool = False,
         keep_on_failure: bool = True,
+        clock: Clock | None = None,
     ) -> StepOutcome:
         """Apply `change` and continue the instance, as one transaction.
 
         `keep_on_failure`: when the continuation fails, commit the change alone plus an
-        incident (a person's completion); otherwise record only the incident.
+        incident (a person's completion); otherwise record only the incident. `clock`: the
+        step's "now" for everything in it, SpiffWorkflow's timers included (default: the
+        engine's clock).
         """
-        try:
-            return self._attempt(instance_id, change, actor, allow_suspended, advance=True)
-        except _ContinuationError as failure:
-            return self._record_failure(
-                instance_id, change, actor, failure, keep_on_failure, allow_suspended
-            )
+        with step_clock(clock or self.clock):
+            try:
+                return self._attempt(instance_id, change, actor, allow_suspended, advance=True)
+            except _ContinuationError as failure:
+                return self._record_failure(
+                    instance_id, change, actor, failure, keep_on_failure, allow_suspended
+                )
 
     def _attempt(
         self,
@@ -291,7 +304,7 @@ class StepRunner:
                     raise InvalidState(f"Instance {instance_id} is suspended; resume it first.")
                 try:
                     value = change(ctx)
-                except KedjaError:
+                except (KedjaError, Abandon):
                     raise
                 except Exception as exc:
                     raise StepFailed(f"The change could not be applied: {_describe(exc)}") from exc
@@ -311,7 +324,8 @@ class StepRunner:
                 "saved. Reload and try again."
             ) from exc
         self.cache.put(
-            instance_id, _Cached(ctx.instance, ctx.workflow, ctx.mirrored, ctx.subscriptions)
+            instance_id,
+            _Cached(ctx.instance, ctx.workflow, ctx.mirrored, ctx.subscriptions, ctx.timers),
         )
         if ctx.created_tasks:
             for listener in self.on_tasks_created:
@@ -364,7 +378,7 @@ class StepRunner:
     def _open(self, tx: Tx, instance_id: int, actor: Actor, cached: _Cached | None) -> StepContext:
         if cached is not None:
             head, workflow = cached.head, cached.workflow
-            mirrored, subscriptions = cached.mirrored, cached.subscriptions
+            mirrored, subscriptions, timers = cached.mirrored, cached.subscriptions, cached.timers
         else:
             row = tx.one(SELECT_HEAD, {"iid": instance_id})
             if row is None:
@@ -379,9 +393,18 @@ class StepRunner:
                 }
             )
             subscriptions = frozenset(s.key() for s in messages.waiting_subscriptions(workflow))
+            timers = waiting_timers(workflow)
         definition = self.repository.definition(head.definition_id)
         return StepContext(
-            tx, head, definition, workflow, actor, self.clock.now(), mirrored.copy(), subscriptions
+            tx,
+            head,
+            definition,
+            workflow,
+            actor,
+            self._now(),
+            mirrored.copy(),
+            subscriptions,
+            timers,
         )
 
     def _create(self, tx: Tx, new: NewInstance, actor: Actor) -> StepContext:
@@ -396,7 +419,7 @@ class StepRunner:
         spec, subprocess_specs = self.repository.specs(definition.id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         workflow.task_tree.data.update(new.data)  # what every later task inherits
-        now = self.clock.now()
+        now = self._now()
         instance_id = tx.insert_id(
             INSERT_INSTANCE,
             {
@@ -410,7 +433,7 @@ class StepRunner:
         )
         head = InstanceHead(instance_id, definition.id, definition.key, "running", 1, 0, "", 0)
         ctx = StepContext(
-            tx, head, definition, workflow, actor, now, MirroredTasks({}), frozenset()
+            tx, head, definition, workflow, actor, now, MirroredTasks({}), frozenset(), frozenset()
         )
         ctx.record(
             "instance.started",
@@ -422,6 +445,10 @@ class StepRunner:
             },
         )
         return ctx
+
+    def _now(self) -> datetime:
+        """The running step's clock (a timer firing moves it to its due time)."""
+        return (current_clock() or self.clock).now()
 
     def _load(self, definition_id: int, text: str, version: str) -> BpmnWorkflow:
         spec, subprocess_specs = self.repository.specs(definition_id)
@@ -463,6 +490,9 @@ class StepRunner:
             tx, head, ctx.definition, wf, self.policy, ctx.now, ctx.events, ctx.mirrored, finished
         )
         self._sync_subscriptions(ctx, finished)
+        timers = frozenset() if finished else waiting_timers(wf)
+        sync_timers(tx, head.id, timers, ctx.timers, ctx.now)
+        ctx.timers = timers
         ctx.queued_messages = messages.queue_thrown_messages(
             tx, head.id, wf, self.codec.dump_data, to_storage(ctx.now)
         )

@@ -126,17 +126,21 @@ class Diagram:
             _Node(id, "intermediateThrowEvent", body=self._message_def(message, payload=payload))
         )
 
-    def timer(self, id: str, duration: str) -> Diagram:
-        return self._add(
-            _Node(
-                id,
-                "intermediateCatchEvent",
-                body=(
-                    "<bpmn:timerEventDefinition><bpmn:timeDuration>"
-                    f"{escape(duration)}</bpmn:timeDuration></bpmn:timerEventDefinition>"
-                ),
-            )
-        )
+    def timer(self, id: str, expression: str, kind: str = "timeDuration") -> Diagram:
+        return self._add(_Node(id, "intermediateCatchEvent", body=_timer(expression, kind)))
+
+    def boundary_timer(
+        self,
+        id: str,
+        attached_to: str,
+        expression: str,
+        kind: str = "timeDuration",
+        interrupting: bool = True,
+    ) -> Diagram:
+        attrs = {"attachedToRef": attached_to}
+        if not interrupting:
+            attrs["cancelActivity"] = "false"
+        return self._add(_Node(id, "boundaryEvent", body=_timer(expression, kind), attrs=attrs))
 
     def flow(
         self, source: str, target: str, condition: str | None = None, id: str | None = None
@@ -306,6 +310,20 @@ class Diagram:
             + "".join(shapes)
             + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>"
         )
+
+
+def _timer(expression: str, kind: str) -> str:
+    return (
+        f"<bpmn:timerEventDefinition><bpmn:{kind}>{escape(expression)}</bpmn:{kind}>"
+        "</bpmn:timerEventDefinition>"
+    )
+
+
+def _timer(expression: str, kind: str) -> str:
+    return (
+        f"<bpmn:timerEventDefinition><bpmn:{kind}>{escape(expression)}</bpmn:{kind}>"
+        "</bpmn:timerEventDefinition>"
+    )
 
 
 def _slug(text: str) -> str:

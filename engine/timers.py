@@ -1,0 +1,118 @@
+"""Timers: every waiting timer is a row, and firing one is a step that claims its row.
+
+SpiffWorkflow does not fire timers by itself; the host has to look. Kedja keeps each waiting
+timer event (intermediate, boundary, inside subprocesses) as a `timer` row with its due time
+in UTC, synced after every step (`StepRunner.finish`): a new waiting timer gets a row, a timer
+that fired or whose task was cancelled loses it, a cycle timer's row moves to its next time.
+
+`Timers.fire_due()` finds the rows that are due and fires each in a step of its own: the step
+first claims the row (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write lock does the same
+there), then lets SpiffWorkflow see the time, continues the instance and, in the same
+transaction, removes the row. A second worker looking at the same row finds it locked or gone
+and moves on: a timer fires once however many workers run, and timers that fell due while
+nothing ran fire at the next look, in due order.
+
+What drives `fire_due` (APScheduler in `kedja serve` and `kedja worker`), the governance
+calendar and `kedja simulate` build on this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .actors import Actor, system_actor
+from .clock import Clock, from_storage, to_storage
+from .database import Database
+from .steps import Abandon, StepContext, StepRunner
+
+SELECT_DUE = """SELECT id, instance_id, element_id, due_at FROM timer
+    WHERE state = 'waiting' AND due_at <= :now ORDER BY due_at, id LIMIT :limit"""
+CLAIM_SQLITE = "SELECT id FROM timer WHERE id = :id AND state = 'waiting'"
+CLAIM_POSTGRESQL = CLAIM_SQLITE + " FOR UPDATE SKIP LOCKED"
+
+
+@dataclass(frozen=True)
+class Fired:
+    timer_id: int
+    instance_id: int
+    element_id: str
+    due_at: datetime
+    incident: str | None
+
+
+class _FloorClock:
+    """The engine's clock, but never earlier than just after a timer's due time:
+    SpiffWorkflow fires when due < now, Kedja at due."""
+
+    def __init__(self, clock: Clock, floor: datetime) -> None:
+        self._clock = clock
+        self._floor = floor + timedelta(microseconds=1)
+
+    def now(self) -> datetime:
+        return max(self._clock.now(), self._floor)
+
+
+class _AlreadyFired(Abandon):
+    """Another worker claimed or fired the timer first."""
+
+
+class Timers:
+    def __init__(
+        self, db: Database, clock: Clock, steps: StepRunner, deliver_pending: Callable[[], int]
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.steps = steps
+        self._deliver_pending = deliver_pending
+        self._claim = CLAIM_POSTGRESQL if db.is_postgresql else CLAIM_SQLITE
+
+    def due(
+        self, now: datetime | None = None, limit: int = 100
+    ) -> list[tuple[int, int, str, datetime]]:
+        """Timers due at `now` (default: the clock's now), earliest first:
+        (timer id, instance id, element id, due time)."""
+        instant = to_storage(now or self.clock.now())
+        with self.steps.sql.transaction() as tx:
+            return [
+                (tid, iid, element, from_storage(tx.datetime(due)))
+                for tid, iid, element, due in tx.all(SELECT_DUE, {"now": instant, "limit": limit})
+            ]
+
+    def next_due(self) -> datetime | None:
+        """The earliest waiting timer's due time (for scheduling the next look)."""
+        with self.steps.sql.transaction() as tx:
+            row = tx.one("SELECT MIN(due_at) FROM timer WHERE state = 'waiting'")
+            return from_storage(tx.datetime(row[0])) if row and row[0] else None
+
+    def fire_due(
+        self, now: datetime | None = None, limit: int = 100, actor: Actor | None = None
+    ) -> list[Fired]:
+        """Fire every timer due at `now`, each in its own step, in due order."""
+        actor = actor or system_actor()
+        fired = []
+        for timer_id, instance_id, element_id, due_at in self.due(now, limit):
+            result = self._fire(timer_id, instance_id, element_id, due_at, actor)
+            if result is not None:
+                fired.append(result)
+        return fired
+
+    def _fire(
+        self, timer_id: int, instance_id: int, element_id: str, due_at: datetime, actor: Actor
+    ) -> Fired | None:
+        def claim_and_fire(ctx: StepContext) -> None:
+            if ctx.sql.one(self._claim, {"id": timer_id}) is None:
+                raise _AlreadyFired()
+            ctx.record("timer.fired", {"due_at": due_at.isoformat()}, element_id=element_id)
+            ctx.workflow.refresh_timers()
+
+        try:
+            outcome = self.steps.run(
+                instance_id, claim_and_fire, actor, clock=_FloorClock(self.clock, due_at)
+            )
+        except _AlreadyFired:
+            return None
+        if outcome.needs_delivery:
+            self._deliver_pending()
+        return Fired(timer_id, instance_id, element_id, due_at, outcome.incident)

@@ -1,0 +1,165 @@
+"""Timers with a simulated clock: rows follow the workflow, firing is exact and once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from engine import Actor
+from engine.models import HistoryEvent, Timer
+from tests.diagrams import Diagram
+
+ADMIN = Actor("admin", admin=True)
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def _waiting(engine):
+    with engine.db.read() as s:
+        return s.scalars(select(Timer).order_by(Timer.due_at, Timer.id)).all()
+
+
+def _fired_events(engine):
+    with engine.db.read() as s:
+        return s.scalar(
+            select(func.count()).select_from(HistoryEvent).where(HistoryEvent.kind == "timer.fired")
+        )
+
+
+def test_intermediate_timer_fires_at_its_time_and_not_before(engine, deploy, clock):
+    d = Diagram("wait").start().timer("pause", '"PT1H"').user("after", "After").end()
+    deploy(d.chain("start", "pause", "after", "end"))
+    iid = engine.runtime.start("wait", {}, ADMIN).instance_id
+    (row,) = _waiting(engine)
+    assert row.element_id == "pause" and row.kind == "timeDuration"
+    assert row.due_at == (T0 + timedelta(hours=1)).replace(tzinfo=None)
+
+    clock.set(T0 + timedelta(minutes=59, seconds=59))
+    assert engine.timers.fire_due() == []
+    assert engine.tasks.list(instance_id=iid).items == []
+
+    clock.set(T0 + timedelta(hours=1))  # exactly due
+    (fired,) = engine.timers.fire_due()
+    assert fired.element_id == "pause" and fired.due_at == T0 + timedelta(hours=1)
+    assert [t.element_id for t in engine.tasks.list(instance_id=iid).items] == ["after"]
+    assert _waiting(engine) == []
+    assert engine.timers.fire_due() == []  # once
+    assert _fired_events(engine) == 1
+    assert engine.verify_history() == []
+
+
+def test_non_interrupting_reminder_and_interrupting_escalation(engine, deploy, clock):
+    d = (
+        Diagram("report")
+        .start()
+        .user("write", "Write the report")
+        .boundary_timer("remind", "write", '"P10D"', interrupting=False)
+        .user("reminded", "Reminder sent")
+        .boundary_timer("escalate", "write", '"P14D"')
+        .user("escalated", "Escalated to the head")
+        .end("done")
+        .end("end_reminded")
+        .end("end_escalated")
+    )
+    d.chain("start", "write", "done").chain("remind", "reminded", "end_reminded")
+    d.chain("escalate", "escalated", "end_escalated")
+    deploy(d)
+    iid = engine.runtime.start("report", {}, ADMIN).instance_id
+    assert sorted(t.element_id for t in _waiting(engine)) == ["escalate", "remind"]
+
+    clock.set(T0 + timedelta(days=10))
+    (fired,) = engine.timers.fire_due()
+    assert fired.element_id == "remind"
+    open_now = sorted(t.element_id for t in engine.tasks.list(instance_id=iid).items)
+    assert open_now == ["reminded", "write"]  # the report task is still open
+    assert [t.element_id for t in _waiting(engine)] == ["escalate"]
+
+    clock.set(T0 + timedelta(days=14))
+    (fired,) = engine.timers.fire_due()
+    assert fired.element_id == "escalate"
+    open_now = sorted(t.element_id for t in engine.tasks.list(instance_id=iid).items)
+    assert open_now == ["escalated", "reminded"]
+    cancelled = engine.tasks.list(instance_id=iid, state="cancelled").items
+    assert [t.element_id for t in cancelled] == ["write"]
+    assert _waiting(engine) == []
+
+
+def test_completing_the_guarded_task_removes_its_timers(engine, deploy, clock):
+    d = (
+        Diagram("guarded")
+        .start()
+        .user("write", "Write")
+        .boundary_timer("escalate", "write", '"P14D"')
+        .user("escalated")
+        .end()
+        .end("end_escalated")
+    )
+    d.chain("start", "write", "end").chain("escalate", "escalated", "end_escalated")
+    deploy(d)
+    iid = engine.runtime.start("guarded", {}, ADMIN).instance_id
+    assert len(_waiting(engine)) == 1
+    (task,) = engine.tasks.list(instance_id=iid).items
+    engine.tasks.complete(task.id, {}, ADMIN)
+    assert _waiting(engine) == []
+    clock.set(T0 + timedelta(days=30))
+    assert engine.timers.fire_due() == []
+
+
+def test_timers_that_fell_due_while_nothing_ran_fire_once_each_in_due_order(engine, deploy, clock):
+    d = Diagram("nap").start().timer("sleep", "f'PT{minutes}M'").user("woke").end()
+    deploy(d.chain("start", "sleep", "woke", "end"))
+    order = list(range(50, 0, -1))  # started in reverse order of their due times
+    for minutes in order:
+        engine.runtime.start("nap", {"minutes": minutes}, ADMIN)
+    assert len(_waiting(engine)) == 50
+    assert engine.timers.next_due() == T0 + timedelta(minutes=1)
+
+    clock.set(T0 + timedelta(hours=2))  # nothing ran for two hours
+    fired = engine.timers.fire_due()
+    assert [f.due_at for f in fired] == sorted(f.due_at for f in fired)
+    assert len(fired) == 50 and len({f.instance_id for f in fired}) == 50
+    assert engine.timers.fire_due() == []
+    assert _fired_events(engine) == 50
+    assert engine.tasks.list(limit=100).total == 50
+
+
+def test_timer_expressions_use_the_engine_clock(engine, deploy, clock):
+    """A duration counts from the simulated now, not the machine's."""
+    clock.set(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
+    d = Diagram("later").start().timer("wait", '"P1D"').user("t").end()
+    deploy(d.chain("start", "wait", "t", "end"))
+    engine.runtime.start("later", {}, ADMIN)
+    (row,) = _waiting(engine)
+    assert row.due_at == datetime(2030, 6, 2, 12, 0)
+
+
+def test_two_engines_firing_at_once_fire_each_timer_once(db_url, tmp_path, clock):
+    """Two processes' worth of engines race over the same due timers."""
+    import threading
+
+    from engine import Engine
+
+    engines = [Engine(db_url, clock), Engine(db_url, clock)]
+    d = Diagram("race").start().timer("sleep", "f'PT{minutes}M'").user("woke").end()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "race.bpmn").write_text(d.chain("start", "sleep", "woke", "end").xml())
+    engines[0].repository.deploy([tmp_path / "b"], ADMIN)
+    for minutes in range(1, 31):
+        engines[0].runtime.start("race", {"minutes": minutes}, ADMIN)
+    clock.set(T0 + timedelta(hours=1))
+    results: list[list] = [[], []]
+
+    def fire(i):
+        results[i] = engines[i].timers.fire_due()
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    fired_ids = [f.timer_id for r in results for f in r]
+    assert len(fired_ids) == 30 and len(set(fired_ids)) == 30
+    assert _fired_events(engines[0]) == 30
+    assert engines[0].tasks.list(limit=100).total == 30
+    for eng in engines:
+        eng.close()
