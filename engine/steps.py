@@ -123,6 +123,7 @@ class StepContext:
     queued_messages: int = 0
     new_subscriptions: bool = False
     created_tasks: list[int] = field(default_factory=list)
+    timers_changed: bool = False
 
     def record(
         self,
@@ -228,6 +229,8 @@ class StepRunner:
         self.after_advance: list[Callable[[StepContext], None]] = []
         # Told (instance id, new task ids) after each commit that created human tasks.
         self.on_tasks_created: list[Callable[[int, list[int]], None]] = []
+        # Told the earliest due time after each commit that created or moved a timer.
+        self.on_timers_changed: list[Callable[[datetime | None], None]] = []
 
     # -- the unit of work -----------------------------------------------------------------
 
@@ -330,6 +333,10 @@ class StepRunner:
         if ctx.created_tasks:
             for listener in self.on_tasks_created:
                 listener(instance_id, ctx.created_tasks)
+        if ctx.timers_changed and self.on_timers_changed:
+            earliest = min((t.due_at for t in ctx.timers), default=None)
+            for listener in self.on_timers_changed:
+                listener(earliest)
         return StepOutcome(
             value,
             instance_id,
@@ -492,6 +499,7 @@ class StepRunner:
         self._sync_subscriptions(ctx, finished)
         timers = frozenset() if finished else waiting_timers(wf)
         sync_timers(tx, head.id, timers, ctx.timers, ctx.now)
+        ctx.timers_changed = timers != ctx.timers
         ctx.timers = timers
         ctx.queued_messages = messages.queue_thrown_messages(
             tx, head.id, wf, self.codec.dump_data, to_storage(ctx.now)

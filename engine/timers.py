@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
+
 from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
+from .models import WAITING, Timer
 from .steps import Abandon, StepContext, StepRunner
 
-SELECT_DUE = """SELECT id, instance_id, element_id, due_at FROM timer
-    WHERE state = 'waiting' AND due_at <= :now ORDER BY due_at, id LIMIT :limit"""
 CLAIM_SQLITE = "SELECT id FROM timer WHERE id = :id AND state = 'waiting'"
 CLAIM_POSTGRESQL = CLAIM_SQLITE + " FOR UPDATE SKIP LOCKED"
 
@@ -74,17 +75,20 @@ class Timers:
         """Timers due at `now` (default: the clock's now), earliest first:
         (timer id, instance id, element id, due time)."""
         instant = to_storage(now or self.clock.now())
-        with self.steps.sql.transaction() as tx:
-            return [
-                (tid, iid, element, from_storage(tx.datetime(due)))
-                for tid, iid, element, due in tx.all(SELECT_DUE, {"now": instant, "limit": limit})
-            ]
+        with self.db.read_engine.begin() as conn:
+            rows = conn.execute(
+                select(Timer.id, Timer.instance_id, Timer.element_id, Timer.due_at)
+                .where(WAITING, Timer.due_at <= instant)
+                .order_by(Timer.due_at, Timer.id)
+                .limit(limit)
+            ).all()
+        return [(tid, iid, element, from_storage(due)) for tid, iid, element, due in rows]
 
     def next_due(self) -> datetime | None:
         """The earliest waiting timer's due time (for scheduling the next look)."""
-        with self.steps.sql.transaction() as tx:
-            row = tx.one("SELECT MIN(due_at) FROM timer WHERE state = 'waiting'")
-            return from_storage(tx.datetime(row[0])) if row and row[0] else None
+        with self.db.read_engine.begin() as conn:
+            due = conn.execute(select(func.min(Timer.due_at)).where(WAITING)).scalar()
+        return from_storage(due)
 
     def fire_due(
         self, now: datetime | None = None, limit: int = 100, actor: Actor | None = None

@@ -443,18 +443,65 @@ def db_upgrade(db_url: str | None, out: Output) -> None:
     type=click.Path(exists=True),
     help="Deploy these files or folders first (unchanged ones stay as they are).",
 )
+@click.option(
+    "--timers/--no-timers",
+    default=True,
+    show_default=True,
+    help="Fire timers in this process (the embedded default has no separate worker).",
+)
 def serve(
-    db_url: str | None, out: Output, host: str, port: int, deploy_paths: tuple[str, ...]
+    db_url: str | None,
+    out: Output,
+    host: str,
+    port: int,
+    deploy_paths: tuple[str, ...],
+    timers: bool,
 ) -> None:
     """Serve the web UI (development server; see docs/operations.md for production)."""
+    from engine.scheduler import TimerScheduler
     from webui.app import create_app
 
     engine = open_engine(db_url)
     if deploy_paths:
         engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
     app = create_app(engine)
+    scheduler = TimerScheduler(engine.timers) if timers else None
+    if scheduler is not None:
+        scheduler.start()
     click.echo(f"Kedja on http://{host}:{port}/ (database {engine.db.safe_url()})")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+@command(main)
+@click.option(
+    "--sweep",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between sweeps for timers created by other processes.",
+)
+def worker(db_url: str | None, out: Output, sweep: float) -> None:
+    """Fire timers until stopped (SIGINT/SIGTERM). Run as many as you like against one
+    database: each timer fires once."""
+    import signal
+    import threading
+
+    from engine.scheduler import TimerScheduler
+
+    engine = open_engine(db_url)
+    scheduler = TimerScheduler(engine.timers, sweep_seconds=sweep)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler.start()
+    click.echo(f"kedja worker firing timers on {engine.db.safe_url()}", err=True)
+    stop.wait()
+    scheduler.stop()
+    engine.close()
 
 
 if __name__ == "__main__":

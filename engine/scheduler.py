@@ -1,0 +1,92 @@
+"""APScheduler drives, the database decides.
+
+`TimerScheduler` runs APScheduler 3's `BackgroundScheduler` with two jobs: a date job at the
+earliest due time (so a timer fires on time, not at the next poll) and a periodic sweep (the
+safety net: timers another process created, a date job lost to a crash, a clock change). Both
+call `Timers.fire_due()`, which decides from the `timer` table what is due and claims each row
+in the step that fires it; APScheduler's own job store holds nothing that matters and is not
+shared. Any number of schedulers, in any number of processes, may run against one database.
+
+Steps in this process that create or move a timer tell the scheduler (`timers_changed`), so
+an earlier timer gets its date job at once; timers created by other processes are found by
+the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+NEXT_JOB = "kedja-next-timer"
+SWEEP_JOB = "kedja-timer-sweep"
+
+
+class TimerScheduler:
+    def __init__(self, timers: Timers, sweep_seconds: float = 1.0, batch: int = 100) -> None:
+        self.timers = timers
+        self.sweep_seconds = sweep_seconds
+        self.batch = batch
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._lock = threading.Lock()  # one firing round at a time in this process
+        self._planned: datetime | None = None
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.fire,
+            "interval",
+            seconds=self.sweep_seconds,
+            id=SWEEP_JOB,
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+        self.timers.steps.on_timers_changed.append(self.timers_changed)
+        self.fire()  # whatever fell due while nothing ran, in due order
+
+    def stop(self) -> None:
+        if self.timers_changed in self.timers.steps.on_timers_changed:
+            self.timers.steps.on_timers_changed.remove(self.timers_changed)
+        self._scheduler.shutdown(wait=True)
+
+    def fire(self) -> int:
+        """Fire everything due now, then plan the date job for the next due time."""
+        if not self._lock.acquire(blocking=False):
+            return 0  # a round is already running; it plans the next one
+        fired = 0
+        try:
+            while True:
+                batch = self.timers.fire_due(limit=self.batch)
+                fired += len(batch)
+                if len(batch) < self.batch:
+                    break
+        except Exception:  # keep the scheduler alive; the next round retries
+            log.exception("firing timers failed")
+        finally:
+            self._lock.release()
+        self._plan(self.timers.next_due())
+        return fired
+
+    def timers_changed(self, earliest: datetime | None) -> None:
+        """A step in this process created or moved a timer due at `earliest`."""
+        if earliest is not None and (self._planned is None or earliest < self._planned):
+            self._plan(earliest)
+
+    def _plan(self, due: datetime | None) -> None:
+        self._planned = due
+        if due is None or not self._scheduler.running:
+            return
+        self._scheduler.add_job(
+            self.fire,
+            "date",
+            run_date=due,
+            id=NEXT_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
