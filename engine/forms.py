@@ -66,3 +66,37 @@ def validate(schema_text: str, data: Any, form_name: str) -> None:
         f"The form data does not match {form_name}: {len(problems)} problem(s); nothing was saved.",
         problems,
     )
+
+
+def example_data(schema: dict[str, Any]) -> Any:
+    """Data that satisfies `schema`, from its defaults or else its first valid values.
+
+    For simulations: an auto-completed task needs answers that pass validation, and a
+    process owner recognises the defaults they wrote.
+    """
+    if "default" in schema:
+        return schema["default"]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            return example_data(schema[key][0])
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: example_data(props.get(name, {})) for name in schema.get("required", [])}
+    if kind == "array":
+        return [example_data(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    if schema.get("format") == "date":
+        return "2000-01-01"
+    return "x" * max(1, schema.get("minLength", 1))

@@ -430,6 +430,71 @@ def db_upgrade(db_url: str | None, out: Output) -> None:
     )
 
 
+# -- simulation ---------------------------------------------------------------------------
+
+
+@command(main)
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First simulated day (Europe/Stockholm).",
+)
+@click.option(
+    "--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last simulated day."
+)
+@click.option(
+    "--deploy",
+    "deploy_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Deploy these diagrams into the copy first (try a change before deploying).",
+)
+@click.option(
+    "--start",
+    "start_keys",
+    multiple=True,
+    metavar="KEY[=JSON]",
+    help="Start an instance of KEY at the first day, with the calendar's variables "
+    "and optional data.",
+)
+@click.option(
+    "--auto-complete",
+    is_flag=True,
+    help="Complete every task as it appears, with its form's defaults.",
+)
+def simulate(
+    db_url: str | None,
+    out: Output,
+    start: datetime,
+    end: datetime,
+    deploy_paths: tuple[str, ...],
+    start_keys: tuple[str, ...],
+    auto_complete: bool,
+) -> None:
+    """Run the processes over a simulated period on a throwaway copy; print the timeline."""
+    from processes.simulation import render
+    from processes.simulation import simulate as run_simulation
+
+    starts = []
+    for item in start_keys:
+        key, _, data = item.partition("=")
+        starts.append((key, _data(data)))
+    entries = run_simulation(
+        database_url(db_url),
+        start.date(),
+        end.date(),
+        deploy=deploy_paths,
+        start_keys=starts,
+        auto_complete=auto_complete,
+    )
+    out.emit(
+        [{"at": e.at.isoformat(), "instance": e.instance, "event": e.text} for e in entries],
+        lambda: click.echo(render(entries)),
+    )
+
+
 # -- web ----------------------------------------------------------------------------------
 
 
