@@ -279,6 +279,8 @@ class Timer(Base):
     # timeDate | timeDuration | timeCycle
     kind: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(DateTime)
-    # waiting (the only state so far; retries with back-off will add more)
+    # waiting (a row exists only while its timer waits; a failed firing moves `due_at` on)
     state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -155,6 +155,14 @@ class Abandon(Exception):
     timer another worker has already fired."""
 
 
+class ContinuationFailed(KedjaError):
+    """The step's continuation failed and, as asked, nothing was committed."""
+
+    def __init__(self, message: str, element: str | None) -> None:
+        self.element = element
+        super().__init__(message)
+
+
 class StepFailed(KedjaError):
     """The change itself could not be applied (for example a failing post-script)."""
 
@@ -243,18 +251,22 @@ class StepRunner:
         allow_suspended: bool = False,
         keep_on_failure: bool = True,
         clock: Clock | None = None,
+        raise_on_failure: bool = False,
     ) -> StepOutcome:
         """Apply `change` and continue the instance, as one transaction.
 
         `keep_on_failure`: when the continuation fails, commit the change alone plus an
-        incident (a person's completion); otherwise record only the incident. `clock`: the
-        step's "now" for everything in it, SpiffWorkflow's timers included (default: the
-        engine's clock).
+        incident (a person's completion); otherwise record only the incident.
+        `raise_on_failure`: commit nothing and raise `ContinuationFailed` instead (the caller
+        retries later, as timers do). `clock`: the step's "now" for everything in it,
+        SpiffWorkflow's timers included (default: the engine's clock).
         """
         with step_clock(clock or self.clock):
             try:
                 return self._attempt(instance_id, change, actor, allow_suspended, advance=True)
             except _ContinuationError as failure:
+                if raise_on_failure:
+                    raise ContinuationFailed(failure.message, failure.element) from failure
                 return self._record_failure(
                     instance_id, change, actor, failure, keep_on_failure, allow_suspended
                 )

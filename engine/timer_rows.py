@@ -32,8 +32,8 @@ KINDS = {
 
 DELETE_TIMERS = "DELETE FROM timer WHERE instance_id = :iid"
 INSERT_TIMER = """INSERT INTO timer (instance_id, spiff_task_id, element_id, kind, due_at, state,
-    created_at) VALUES (:instance_id, :spiff_task_id, :element_id, :kind, :due_at, 'waiting',
-    :created_at)"""
+    attempts, created_at) VALUES (:instance_id, :spiff_task_id, :element_id, :kind, :due_at,
+    'waiting', 0, :created_at)"""
 
 
 @dataclass(frozen=True)

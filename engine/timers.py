@@ -28,7 +28,7 @@ from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .models import WAITING, Timer
-from .steps import Abandon, StepContext, StepRunner
+from .steps import Abandon, ContinuationFailed, StepContext, StepRunner
 
 CLAIM_SQLITE = "SELECT id FROM timer WHERE id = :id AND state = 'waiting'"
 CLAIM_POSTGRESQL = CLAIM_SQLITE + " FOR UPDATE SKIP LOCKED"
@@ -41,6 +41,7 @@ class Fired:
     element_id: str
     due_at: datetime
     incident: str | None
+    retried: bool = False  # the firing failed and was put off; `incident` says why
 
 
 class _FloorClock:
@@ -59,7 +60,21 @@ class _AlreadyFired(Abandon):
     """Another worker claimed or fired the timer first."""
 
 
+RETRY_DELAYS = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=8),
+    timedelta(minutes=30),
+)
+RETRY = """UPDATE timer SET attempts = attempts + 1, last_error = :error, due_at = :due
+    WHERE id = :id AND state = 'waiting'"""
+
+
 class Timers:
+    """Fire due timers. A firing whose continuation fails is retried after 30 s, 2 min, 8 min
+    and 30 min, keeping nothing of the failed attempt; the attempt after that records an
+    incident on the instance, as any failed step does."""
+
     def __init__(
         self, db: Database, clock: Clock, steps: StepRunner, deliver_pending: Callable[[], int]
     ) -> None:
@@ -71,18 +86,21 @@ class Timers:
 
     def due(
         self, now: datetime | None = None, limit: int = 100
-    ) -> list[tuple[int, int, str, datetime]]:
+    ) -> list[tuple[int, int, str, datetime, int]]:
         """Timers due at `now` (default: the clock's now), earliest first:
-        (timer id, instance id, element id, due time)."""
+        (timer id, instance id, element id, due time, failed attempts so far)."""
         instant = to_storage(now or self.clock.now())
         with self.db.read_engine.begin() as conn:
             rows = conn.execute(
-                select(Timer.id, Timer.instance_id, Timer.element_id, Timer.due_at)
+                select(Timer.id, Timer.instance_id, Timer.element_id, Timer.due_at, Timer.attempts)
                 .where(WAITING, Timer.due_at <= instant)
                 .order_by(Timer.due_at, Timer.id)
                 .limit(limit)
             ).all()
-        return [(tid, iid, element, from_storage(due)) for tid, iid, element, due in rows]
+        return [
+            (tid, iid, element, from_storage(due), attempts)
+            for tid, iid, element, due, attempts in rows
+        ]
 
     def next_due(self) -> datetime | None:
         """The earliest waiting timer's due time (for scheduling the next look)."""
@@ -96,27 +114,57 @@ class Timers:
         """Fire every timer due at `now`, each in its own step, in due order."""
         actor = actor or system_actor()
         fired = []
-        for timer_id, instance_id, element_id, due_at in self.due(now, limit):
-            result = self._fire(timer_id, instance_id, element_id, due_at, actor)
+        for timer_id, instance_id, element_id, due_at, attempts in self.due(now, limit):
+            result = self._fire(timer_id, instance_id, element_id, due_at, attempts, actor)
             if result is not None:
                 fired.append(result)
         return fired
 
     def _fire(
-        self, timer_id: int, instance_id: int, element_id: str, due_at: datetime, actor: Actor
+        self,
+        timer_id: int,
+        instance_id: int,
+        element_id: str,
+        due_at: datetime,
+        attempts: int,
+        actor: Actor,
     ) -> Fired | None:
         def claim_and_fire(ctx: StepContext) -> None:
             if ctx.sql.one(self._claim, {"id": timer_id}) is None:
                 raise _AlreadyFired()
-            ctx.record("timer.fired", {"due_at": due_at.isoformat()}, element_id=element_id)
+            ctx.record(
+                "timer.fired",
+                {"due_at": due_at.isoformat(), "attempt": attempts + 1},
+                element_id=element_id,
+            )
             ctx.workflow.refresh_timers()
 
+        last_try = attempts >= len(RETRY_DELAYS)
         try:
             outcome = self.steps.run(
-                instance_id, claim_and_fire, actor, clock=_FloorClock(self.clock, due_at)
+                instance_id,
+                claim_and_fire,
+                actor,
+                clock=_FloorClock(self.clock, due_at),
+                raise_on_failure=not last_try,
             )
         except _AlreadyFired:
             return None
+        except ContinuationFailed as failure:
+            retry_at = max(self.clock.now(), due_at) + RETRY_DELAYS[attempts]
+            with self.steps.sql.transaction() as tx:
+                tx.execute(
+                    RETRY, {"id": timer_id, "error": str(failure), "due": to_storage(retry_at)}
+                )
+            return Fired(
+                timer_id,
+                instance_id,
+                element_id,
+                due_at,
+                f"attempt {attempts + 1} failed ({failure}); retry at "
+                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
+                retried=True,
+            )
         if outcome.needs_delivery:
             self._deliver_pending()
         return Fired(timer_id, instance_id, element_id, due_at, outcome.incident)

@@ -163,3 +163,41 @@ def test_two_engines_firing_at_once_fire_each_timer_once(db_url, tmp_path, clock
     assert engines[0].tasks.list(limit=100).total == 30
     for eng in engines:
         eng.close()
+
+
+def test_a_failing_firing_is_retried_with_back_off_then_becomes_an_incident(engine, deploy, clock):
+    d = (
+        Diagram("brittle")
+        .start()
+        .timer("wait", '"PT1H"')
+        .script("compute", "share = total / parts")
+        .user("t")
+        .end()
+    )
+    deploy(d.chain("start", "wait", "compute", "t", "end"))
+    iid = engine.runtime.start("brittle", {"total": 1, "parts": 0}, ADMIN).instance_id
+    due = T0 + timedelta(hours=1)
+    delays = [
+        timedelta(seconds=30),
+        timedelta(minutes=2),
+        timedelta(minutes=8),
+        timedelta(minutes=30),
+    ]
+    when = due
+    for attempt, delay in enumerate(delays, start=1):
+        clock.set(when)
+        (fired,) = engine.timers.fire_due()
+        assert fired.retried and "ZeroDivisionError" in fired.incident
+        (row,) = _waiting(engine)
+        assert row.attempts == attempt and "ZeroDivisionError" in row.last_error
+        when = when + delay
+        assert row.due_at == when.replace(tzinfo=None)
+        assert engine.runtime.get(iid).open_incidents == []  # nothing kept yet
+        clock.set(when - timedelta(seconds=1))
+        assert engine.timers.fire_due() == []  # not before the back-off
+    clock.set(when)
+    (fired,) = engine.timers.fire_due()
+    assert not fired.retried and "ZeroDivisionError" in fired.incident
+    assert [i["element_id"] for i in engine.runtime.get(iid).open_incidents] == ["compute"]
+    assert _waiting(engine) == []  # the timer fired; the script waits for a retry
+    assert _fired_events(engine) == 1
