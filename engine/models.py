@@ -259,11 +259,14 @@ WAITING = text("state = 'waiting'")
 
 
 class Timer(Base):
-    """A waiting timer (intermediate, boundary, start within a subprocess): what fires when.
+    """A waiting timer: what fires when.
 
-    Synced after every step from the instance's waiting timer events; the row goes when the
-    timer fires or its task is cancelled. Firing claims the row in the same transaction as the
-    step it causes, so a timer fires once however many workers look at it.
+    Instance timers (intermediate, boundary, in subprocesses) are synced after every step from
+    the instance's waiting timer events; the row goes when the timer fires or its task is
+    cancelled. Start timers (a process whose start event is a timer) have no instance: the
+    newest deployed version of the process owns them, and each firing starts one instance.
+    Firing claims the row in the same transaction as the step it causes, so a timer fires
+    once however many workers look at it.
     """
 
     __tablename__ = "timer"
@@ -273,7 +276,10 @@ class Timer(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    # Start timers: the process key they start, and for cycles {"cycles": n, "every": seconds}.
+    definition_key: Mapped[str | None] = mapped_column(String(200))
+    schedule: Mapped[str | None] = mapped_column(Text)
     spiff_task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     # timeDate | timeDuration | timeCycle

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,12 @@ from .actors import Actor
 from .bundle import Bundle, compile_bundle
 from .clock import Clock, from_storage, to_storage
 from .database import Database
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, Problem, ValidationError
 from .history import History, PendingEvent
-from .models import BundleFile, Deployment, ProcessDefinition
+from .models import BundleFile, Deployment, ProcessDefinition, Timer
 from .serialization import StateCodec
+from .spiff_clock import step_clock
+from .timer_rows import StartTimer, start_timers
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,14 @@ class Repository:
         file has a problem (then nothing is stored)."""
         bundle = source if isinstance(source, Bundle) else Bundle.from_paths(source)
         compiled = compile_bundle(bundle, self.script_engine)
+        starts = {key: self._start_timers(key, build) for key, build in compiled.processes.items()}
         file_hashes = {name: _sha(data) for name, data in bundle.files.items()}
         bundle_hash = _sha(json.dumps(sorted(file_hashes.items())).encode())
         now = self.clock.now()
         try:
             with self.db.write() as session:
                 results = self._store(
-                    session, bundle, compiled, file_hashes, bundle_hash, now, actor
+                    starts, session, bundle, compiled, file_hashes, bundle_hash, now, actor
                 )
         except IntegrityError as exc:
             raise Conflict(
@@ -118,6 +121,7 @@ class Repository:
 
     def _store(
         self,
+        starts: dict[str, list[StartTimer]],
         session: Session,
         bundle: Bundle,
         compiled: Any,
@@ -170,6 +174,7 @@ class Repository:
             )
             session.add(row)
             session.flush()
+            self._schedule_start_timers(session, key, starts[key], now)
             events.append(
                 PendingEvent(
                     "definition.deployed",
@@ -186,6 +191,59 @@ class Repository:
         if events:
             self.history.append_to_repository(session, events, now)
         return results
+
+    # -- start timers ---------------------------------------------------------------------
+
+    def _start_timers(self, key: str, build: Any) -> list[StartTimer]:
+        """Evaluate a process's timer start events now, so a bad expression fails the deploy."""
+
+        def evaluate(expression: str) -> Any:
+            return self.script_engine.environment.evaluate(expression, {})
+
+        try:
+            with step_clock(self.clock):
+                return start_timers(build.spec, evaluate)
+        except Exception as exc:
+            raise ValidationError(
+                f"The start timer of '{key}' cannot be scheduled.",
+                [
+                    Problem(
+                        f"the timer start event's expression failed: {exc}",
+                        element=key,
+                        hint="A start timer cannot use instance data; give a date, e.g. "
+                        '"2027-01-04T08:00:00+01:00", or a cycle, e.g. '
+                        '"R/2027-01-04T08:00:00+01:00/P1Y"',
+                    )
+                ],
+            ) from exc
+
+    def _schedule_start_timers(
+        self, session: Session, key: str, timers: list[StartTimer], now: datetime
+    ) -> None:
+        """The newest version of a process owns its start timers: replace the previous ones."""
+        session.execute(
+            delete(Timer).where(Timer.instance_id.is_(None), Timer.definition_key == key)
+        )
+        for timer in timers:
+            schedule = (
+                json.dumps({"cycles": timer.cycles, "every": timer.every})
+                if timer.kind == "timeCycle"
+                else None
+            )
+            session.add(
+                Timer(
+                    instance_id=None,
+                    definition_key=key,
+                    schedule=schedule,
+                    spiff_task_id=f"start:{timer.element_id}",
+                    element_id=timer.element_id,
+                    kind=timer.kind,
+                    due_at=to_storage(timer.due_at),
+                    state="waiting",
+                    attempts=0,
+                    created_at=to_storage(now),
+                )
+            )
 
     # -- look-ups -------------------------------------------------------------------------
 

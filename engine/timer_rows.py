@@ -99,3 +99,43 @@ def sync_timers(
             for t in sorted(wanted, key=lambda t: (t.due_at, t.spiff_task_id))
         ],
     )
+
+
+# -- start timers: processes started by a timer ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    element_id: str
+    kind: str
+    due_at: datetime
+    cycles: int | None = None  # remaining starts for a cycle (-1: forever)
+    every: float | None = None  # seconds between starts
+
+
+def start_timers(spec: Any, evaluate: Any) -> list[StartTimer]:
+    """The timer start events of a process spec, with their first due time.
+
+    `evaluate(expression)` evaluates a timer expression in the script sandbox (no instance
+    data exists yet). A cycle (`R3/2027-01-04T08:00:00+01:00/P1Y`) starts one instance per
+    occurrence, never several paths in one instance.
+    """
+    found = []
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        kind = KINDS.get(type(definition))
+        if kind is None or type(task_spec).__name__ != "StartEvent":
+            continue
+        value = evaluate(definition.expression)
+        element = task_spec.bpmn_id or task_spec.name
+        if kind == "timeCycle":
+            cycles, first, every = TimerEventDefinition.parse_iso_recurring_interval(value)
+            found.append(
+                StartTimer(element, kind, first.astimezone(UTC), cycles, every.total_seconds())
+            )
+        else:
+            due = TimerEventDefinition.parse_time_or_duration(value)
+            if not isinstance(due, datetime):  # a duration: from now
+                due = datetime.now(UTC) + TimerEventDefinition.get_timedelta_from_start(due)
+            found.append(StartTimer(element, kind, due.astimezone(UTC)))
+    return found

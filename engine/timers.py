@@ -18,17 +18,24 @@ calendar and `kedja simulate` build on this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .models import WAITING, Timer
-from .steps import Abandon, ContinuationFailed, StepContext, StepRunner
+from .steps import Abandon, ContinuationFailed, NewInstance, StepContext, StepRunner
 
 CLAIM_SQLITE = "SELECT id FROM timer WHERE id = :id AND state = 'waiting'"
 CLAIM_POSTGRESQL = CLAIM_SQLITE + " FOR UPDATE SKIP LOCKED"
@@ -37,7 +44,7 @@ CLAIM_POSTGRESQL = CLAIM_SQLITE + " FOR UPDATE SKIP LOCKED"
 @dataclass(frozen=True)
 class Fired:
     timer_id: int
-    instance_id: int
+    instance_id: int  # for a start timer: the instance it started
     element_id: str
     due_at: datetime
     incident: str | None
@@ -68,6 +75,19 @@ RETRY_DELAYS = (
 )
 RETRY = """UPDATE timer SET attempts = attempts + 1, last_error = :error, due_at = :due
     WHERE id = :id AND state = 'waiting'"""
+RESCHEDULE = """UPDATE timer SET due_at = :due, schedule = :schedule, attempts = 0,
+    last_error = NULL WHERE id = :id"""
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    id: int
+    instance_id: int | None  # None: a start timer, which starts an instance of definition_key
+    definition_key: str | None
+    element_id: str
+    due_at: datetime
+    attempts: int
+    schedule: dict[str, Any] | None
 
 
 class Timers:
@@ -84,22 +104,35 @@ class Timers:
         self._deliver_pending = deliver_pending
         self._claim = CLAIM_POSTGRESQL if db.is_postgresql else CLAIM_SQLITE
 
-    def due(
-        self, now: datetime | None = None, limit: int = 100
-    ) -> list[tuple[int, int, str, datetime, int]]:
-        """Timers due at `now` (default: the clock's now), earliest first:
-        (timer id, instance id, element id, due time, failed attempts so far)."""
+    def due(self, now: datetime | None = None, limit: int = 100) -> list[DueTimer]:
+        """Timers due at `now` (default: the clock's now), earliest first."""
         instant = to_storage(now or self.clock.now())
         with self.db.read_engine.begin() as conn:
             rows = conn.execute(
-                select(Timer.id, Timer.instance_id, Timer.element_id, Timer.due_at, Timer.attempts)
+                select(
+                    Timer.id,
+                    Timer.instance_id,
+                    Timer.definition_key,
+                    Timer.element_id,
+                    Timer.due_at,
+                    Timer.attempts,
+                    Timer.schedule,
+                )
                 .where(WAITING, Timer.due_at <= instant)
                 .order_by(Timer.due_at, Timer.id)
                 .limit(limit)
             ).all()
         return [
-            (tid, iid, element, from_storage(due), attempts)
-            for tid, iid, element, due, attempts in rows
+            DueTimer(
+                r.id,
+                r.instance_id,
+                r.definition_key,
+                r.element_id,
+                from_storage(r.due_at),
+                r.attempts,
+                json.loads(r.schedule) if r.schedule else None,
+            )
+            for r in rows
         ]
 
     def next_due(self) -> datetime | None:
@@ -114,57 +147,99 @@ class Timers:
         """Fire every timer due at `now`, each in its own step, in due order."""
         actor = actor or system_actor()
         fired = []
-        for timer_id, instance_id, element_id, due_at, attempts in self.due(now, limit):
-            result = self._fire(timer_id, instance_id, element_id, due_at, attempts, actor)
+        for timer in self.due(now, limit):
+            result = self._fire(timer, actor)
             if result is not None:
                 fired.append(result)
         return fired
 
-    def _fire(
-        self,
-        timer_id: int,
-        instance_id: int,
-        element_id: str,
-        due_at: datetime,
-        attempts: int,
-        actor: Actor,
-    ) -> Fired | None:
-        def claim_and_fire(ctx: StepContext) -> None:
-            if ctx.sql.one(self._claim, {"id": timer_id}) is None:
+    def _fire(self, timer: DueTimer, actor: Actor) -> Fired | None:
+        def claim(ctx: StepContext) -> None:
+            if ctx.sql.one(self._claim, {"id": timer.id}) is None:
                 raise _AlreadyFired()
             ctx.record(
                 "timer.fired",
-                {"due_at": due_at.isoformat(), "attempt": attempts + 1},
-                element_id=element_id,
+                {"due_at": timer.due_at.isoformat(), "attempt": timer.attempts + 1},
+                element_id=timer.element_id,
             )
+
+        def fire_in_instance(ctx: StepContext) -> None:
+            claim(ctx)
             ctx.workflow.refresh_timers()
 
-        last_try = attempts >= len(RETRY_DELAYS)
+        def start_instance(ctx: StepContext) -> None:
+            claim(ctx)
+            _mark_start_fired(ctx.workflow, timer.element_id)
+            self._reschedule_start(ctx, timer)
+
+        if timer.instance_id is None:
+            target: int | NewInstance = NewInstance(timer.definition_key, None, {}, None)
+            change = start_instance
+        else:
+            target, change = timer.instance_id, fire_in_instance
+        last_try = timer.attempts >= len(RETRY_DELAYS)
         try:
             outcome = self.steps.run(
-                instance_id,
-                claim_and_fire,
+                target,
+                change,
                 actor,
-                clock=_FloorClock(self.clock, due_at),
+                clock=_FloorClock(self.clock, timer.due_at),
                 raise_on_failure=not last_try,
             )
         except _AlreadyFired:
             return None
         except ContinuationFailed as failure:
-            retry_at = max(self.clock.now(), due_at) + RETRY_DELAYS[attempts]
+            retry_at = max(self.clock.now(), timer.due_at) + RETRY_DELAYS[timer.attempts]
             with self.steps.sql.transaction() as tx:
                 tx.execute(
-                    RETRY, {"id": timer_id, "error": str(failure), "due": to_storage(retry_at)}
+                    RETRY, {"id": timer.id, "error": str(failure), "due": to_storage(retry_at)}
                 )
             return Fired(
-                timer_id,
-                instance_id,
-                element_id,
-                due_at,
-                f"attempt {attempts + 1} failed ({failure}); retry at "
+                timer.id,
+                timer.instance_id,
+                timer.element_id,
+                timer.due_at,
+                f"attempt {timer.attempts + 1} failed ({failure}); retry at "
                 f"{retry_at:%Y-%m-%d %H:%M:%S} UTC",
                 retried=True,
             )
         if outcome.needs_delivery:
             self._deliver_pending()
-        return Fired(timer_id, instance_id, element_id, due_at, outcome.incident)
+        return Fired(
+            timer.id, outcome.instance_id, timer.element_id, timer.due_at, outcome.incident
+        )
+
+    def _reschedule_start(self, ctx: StepContext, timer: DueTimer) -> None:
+        """A cycle's next start, in the same transaction as this one; else the row goes."""
+        schedule = timer.schedule or {}
+        cycles = schedule.get("cycles")
+        if timer.schedule is None or cycles == 1 or not schedule.get("every"):
+            ctx.sql.execute("DELETE FROM timer WHERE id = :id", {"id": timer.id})
+            return
+        ctx.sql.execute(
+            RESCHEDULE,
+            {
+                "id": timer.id,
+                "due": to_storage(timer.due_at + timedelta(seconds=schedule["every"])),
+                "schedule": json.dumps(
+                    {**schedule, "cycles": cycles - 1 if cycles > 0 else cycles}
+                ),
+            },
+        )
+
+
+def _mark_start_fired(workflow: Any, element_id: str) -> None:
+    """The start timer fired outside the instance: its start event proceeds at once, once
+    (SpiffWorkflow would otherwise evaluate the timer again, and repeat a cycle inside the
+    instance)."""
+    for task in workflow.get_tasks():
+        spec = task.task_spec
+        definition = getattr(spec, "event_definition", None)
+        if spec.bpmn_id != element_id or not isinstance(definition, TimerEventDefinition):
+            continue
+        task._set_internal_data(event_fired=True)
+        if isinstance(definition, CycleTimerEventDefinition) and not task.children:
+            # A cycle event predicts no path (it adds one per occurrence); give it the one.
+            for output in spec.outputs:
+                child = task._add_child(output, TaskState.FUTURE)
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)

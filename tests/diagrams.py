@@ -46,10 +46,18 @@ class Diagram:
 
     # -- elements -------------------------------------------------------------------------
 
-    def start(self, id: str = "start", message: str | None = None) -> Diagram:
+    def start(
+        self,
+        id: str = "start",
+        message: str | None = None,
+        timer: str | None = None,
+        kind: str = "timeDate",
+    ) -> Diagram:
         body = ""
         if message:
             body = f'<bpmn:messageEventDefinition messageRef="{self._msg(message)}"/>'
+        if timer:
+            body = _timer(timer, kind)
         return self._add(_Node(id, "startEvent", body=body))
 
     def end(

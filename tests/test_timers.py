@@ -201,3 +201,77 @@ def test_a_failing_firing_is_retried_with_back_off_then_becomes_an_incident(engi
     assert [i["element_id"] for i in engine.runtime.get(iid).open_incidents] == ["compute"]
     assert _waiting(engine) == []  # the timer fired; the script waits for a retry
     assert _fired_events(engine) == 1
+
+
+def _instances(engine):
+    from engine.models import ProcessInstance
+
+    with engine.db.read() as s:
+        return s.scalars(select(ProcessInstance).order_by(ProcessInstance.id)).all()
+
+
+def test_a_timer_start_event_starts_one_instance_at_its_time(engine, deploy, clock):
+    d = (
+        Diagram("yearly")
+        .start(timer='"2026-03-01T08:00:00+01:00"')
+        .user("open_cycle", "Open the year's cycle")
+        .end()
+    )
+    deploy(d.chain("start", "open_cycle", "end"))
+    (row,) = _waiting(engine)
+    assert row.instance_id is None and row.definition_key == "yearly"
+    assert row.due_at == datetime(2026, 3, 1, 7, 0)
+    clock.set(datetime(2026, 3, 1, 6, 59, 59, tzinfo=UTC))
+    assert engine.timers.fire_due() == []
+    clock.set(datetime(2026, 3, 1, 7, 0, tzinfo=UTC))
+    (fired,) = engine.timers.fire_due()
+    (instance,) = _instances(engine)
+    assert fired.instance_id == instance.id
+    assert [t.element_id for t in engine.tasks.list(instance_id=instance.id).items] == [
+        "open_cycle"
+    ]
+    assert _waiting(engine) == []
+    clock.set(datetime(2027, 1, 1, tzinfo=UTC))
+    assert engine.timers.fire_due() == []
+
+
+def test_a_cycle_starts_one_instance_per_occurrence(engine, deploy, clock):
+    d = (
+        Diagram("daily")
+        .start(timer='"R3/2026-01-06T08:00:00+01:00/P1D"', kind="timeCycle")
+        .user("check", "Daily check")
+        .end()
+    )
+    deploy(d.chain("start", "check", "end"))
+    clock.set(datetime(2026, 1, 10, tzinfo=UTC))  # all three occurrences have passed
+    for _ in range(5):
+        engine.timers.fire_due()
+    instances = _instances(engine)
+    assert len(instances) == 3
+    for instance in instances:  # one path each: never several starts in one instance
+        assert [t.element_id for t in engine.tasks.list(instance_id=instance.id).items] == ["check"]
+    assert _waiting(engine) == []
+    assert _fired_events(engine) == 3
+
+
+def test_the_newest_version_owns_the_start_timer(engine, deploy, clock):
+    first = Diagram("owned").start(timer='"2026-06-01T08:00:00+02:00"').user("a").end()
+    deploy(first.chain("start", "a", "end"))
+    second = Diagram("owned").start(timer='"2026-07-01T08:00:00+02:00"').user("b").end()
+    deploy(second.chain("start", "b", "end"))
+    (row,) = _waiting(engine)
+    assert row.due_at == datetime(2026, 7, 1, 6, 0)
+    clock.set(datetime(2026, 7, 1, 6, 0, tzinfo=UTC))
+    (fired,) = engine.timers.fire_due()
+    assert engine.runtime.get(fired.instance_id).version == 2
+
+
+def test_a_start_timer_that_cannot_be_evaluated_fails_the_deploy(engine, deploy):
+    import pytest
+
+    from engine import ValidationError
+
+    d = Diagram("bad").start(timer="year_start").user("a").end()
+    with pytest.raises(ValidationError, match="start timer of 'bad'"):
+        deploy(d.chain("start", "a", "end"))
+    assert engine.repository.definitions() == []

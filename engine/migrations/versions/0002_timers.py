@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 23:17:55.602340
+Create Date: 2026-11-24 23:20:03.309243
 """
 
 import sqlalchemy as sa
@@ -18,7 +18,9 @@ def upgrade() -> None:
     op.create_table(
         "timer",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=True),
+        sa.Column("definition_key", sa.String(length=200), nullable=True),
+        sa.Column("schedule", sa.Text(), nullable=True),
         sa.Column("spiff_task_id", sa.String(length=36), nullable=False),
         sa.Column("element_id", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
