@@ -44,6 +44,7 @@ test: setup lint
 bench: $(STAMP)
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/history_growth.py
+	$(BIN)/python bench/timer_precision.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache

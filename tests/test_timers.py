@@ -67,6 +67,8 @@ def test_non_interrupting_reminder_and_interrupting_escalation(engine, deploy, c
     iid = engine.runtime.start("report", {}, ADMIN).instance_id
     assert sorted(t.element_id for t in _waiting(engine)) == ["escalate", "remind"]
 
+    clock.set(T0 + timedelta(days=10) - timedelta(microseconds=1))
+    assert engine.timers.fire_due() == []  # not a moment before
     clock.set(T0 + timedelta(days=10))
     (fired,) = engine.timers.fire_due()
     assert fired.element_id == "remind"
