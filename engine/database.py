@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,9 +124,6 @@ class Database:
                 f"The database {self.safe_url()} is {state}; this release needs "
                 f"{head_revision()}. Run `kedja db upgrade --db URL` first."
             )
-
-    def has_tables(self) -> bool:
-        return inspect(self.read_engine).has_table("process_instance")
 
     def safe_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)

@@ -23,7 +23,6 @@ from .database import Database
 from .errors import Conflict, InvalidState, NotFound
 from .history import History
 from .models import (
-    HumanTask,
     Incident,
     MessageOutbox,
     MessageSubscription,
@@ -414,14 +413,3 @@ class Runtime:
             if row is None:
                 raise NotFound(f"There is no process instance {instance_id}.")
             return self.steps.load(row)
-
-    def open_tasks_count(self, instance_id: int) -> int:
-        with self.db.read() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(HumanTask)
-                    .where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
-                )
-                or 0
-            )

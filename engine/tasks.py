@@ -26,7 +26,7 @@ from . import forms
 from .actors import Actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
-from .errors import Conflict, NotFound, NotPermitted, ValidationError
+from .errors import Conflict, NotFound, NotPermitted
 from .history import History, PendingEvent
 from .models import OPEN, HumanTask, TaskCandidate
 from .repository import Repository
@@ -419,15 +419,3 @@ class Tasks:
         if len(self._instances) > 100_000:
             self._instances.clear()
         self._instances[task_id] = instance_id
-
-    def validate(self, task_id: int, data: dict[str, Any]) -> None:
-        """Check form data without completing (the UI's "check my answers")."""
-        task = self.get(task_id)
-        if task.form_schema:
-            definition = self.repository.get(task.definition_key, task.definition_version)
-            forms.validate(
-                self.repository.form(definition.id, task.form_schema), data, task.form_schema
-            )
-
-    def problems(self, exc: ValidationError) -> list[dict[str, Any]]:
-        return [p.as_dict() for p in exc.problems]
