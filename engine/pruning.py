@@ -30,12 +30,23 @@ from SpiffWorkflow.util.task import TaskState
 
 
 def prune(workflow: BpmnWorkflow) -> int:
-    """Drop what can no longer matter; returns the number of tasks removed."""
+    """Drop what can no longer matter; returns the number of tasks removed.
+
+    A workflow that has not grown since it was last pruned has nothing new to cut, so that
+    case costs one comparison (most steps of a straight process)."""
+    size = _size(workflow)
+    if size <= getattr(workflow, "_kedja_pruned_size", -1):
+        return 0
     removed = _prune_tree(workflow)
     for subprocess in list(workflow.subprocesses.values()):
         removed += _prune_tree(subprocess)
     removed += _drop_finished_subprocesses(workflow)
+    workflow._kedja_pruned_size = _size(workflow)
     return removed
+
+
+def _size(workflow: BpmnWorkflow) -> int:
+    return len(workflow.tasks) + sum(len(sp.tasks) + 1 for sp in workflow.subprocesses.values())
 
 
 def _path_to_root(tasks: dict[UUID, Task], task: Task) -> list[UUID]:

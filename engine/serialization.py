@@ -125,7 +125,7 @@ class StateCodec:
         # own, because the mode is a flag on the registry and specs need the other one.
         self._state_registry = _registry(fast_tasks=True)
         self._state_registry._encoder_mode = True
-        self._state_encoder = create_encoder(self._state_registry)
+        self._state_json = create_encoder(self._state_registry)(separators=(",", ":"))
 
     # -- specs --------------------------------------------------------------------------
 
@@ -145,9 +145,7 @@ class StateCodec:
     # -- instance state -----------------------------------------------------------------
 
     def dump_state(self, workflow: BpmnWorkflow) -> str:
-        return json.dumps(
-            self._state_registry.convert(workflow), cls=self._state_encoder, separators=(",", ":")
-        )
+        return self._state_json.encode(self._state_registry.convert(workflow))
 
     def load_state(
         self,

@@ -338,10 +338,11 @@ class StepRunner:
                 f"Instance {instance_id} was changed concurrently; nothing was "
                 "saved. Reload and try again."
             ) from exc
-        self.cache.put(
-            instance_id,
-            _Cached(ctx.instance, ctx.workflow, ctx.mirrored, ctx.subscriptions, ctx.timers),
-        )
+        if ctx.instance.state in ("running", "suspended"):  # a finished one never steps again
+            self.cache.put(
+                instance_id,
+                _Cached(ctx.instance, ctx.workflow, ctx.mirrored, ctx.subscriptions, ctx.timers),
+            )
         if ctx.created_tasks:
             for listener in self.on_tasks_created:
                 listener(instance_id, ctx.created_tasks)

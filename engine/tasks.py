@@ -54,9 +54,19 @@ _COMPLETE_FIELDS = (
     "completed_at",
 )
 # Built from the constant field names above; the id is a bound parameter.
-SELECT_FOR_COMPLETE = f"SELECT {', '.join(_COMPLETE_FIELDS)} FROM human_task WHERE id = :tid"  # noqa: S608
+SELECT_FOR_COMPLETE = (
+    f"SELECT {', '.join(_COMPLETE_FIELDS)} FROM human_task "  # noqa: S608
+    "WHERE id = :tid"
+)
+# Closes the row and returns what the permission check needs, in one statement. An open
+# task's `claimed_by` is its assignee (claim sets both, unclaim clears both), so it is the
+# assignee from before this update. The permission check runs on it; if it fails, the step
+# rolls back and the row is open again.
 COMPLETE_ROW = """UPDATE human_task SET state = 'completed', completed_at = :at,
-    completed_by = :by, assignee = :assignee, draft = NULL WHERE id = :tid AND state = 'open'"""
+    completed_by = :by, assignee = COALESCE(assignee, :by), draft = NULL
+    WHERE id = :tid AND state = 'open'
+    RETURNING id, instance_id, definition_id, form_schema, spiff_task_id, name, element_id,
+    'open', claimed_by, role, organisation, candidate_users, candidate_groups, NULL, NULL"""
 _SELECT_INSTANCE = select(HT.instance_id).where(HT.id == bindparam("tid"))
 
 
@@ -348,16 +358,16 @@ class Tasks:
         instance_id = self._instance_of(task_id)
 
         def change(ctx: StepContext) -> None:
-            row = SimpleNamespace(
-                **dict(
-                    zip(
-                        _COMPLETE_FIELDS,
-                        ctx.sql.one(SELECT_FOR_COMPLETE, {"tid": task_id}),
-                        strict=True,
-                    )
-                )
-            )
-            row.completed_at = ctx.sql.datetime(row.completed_at)
+            params = {"tid": task_id, "at": to_storage(ctx.now), "by": actor.id}
+            closed = ctx.sql.one(COMPLETE_ROW, params)
+            if closed is None:  # not open (or not there): say why, from the row as it is
+                found = ctx.sql.one(SELECT_FOR_COMPLETE, params)
+                if found is None:
+                    raise NotFound(f"There is no task {task_id}.")
+                row = SimpleNamespace(**dict(zip(_COMPLETE_FIELDS, found, strict=True)))
+                row.completed_at = ctx.sql.datetime(row.completed_at)
+                self._check_open(row)
+            row = SimpleNamespace(**dict(zip(_COMPLETE_FIELDS, closed, strict=True)))
             # Permission first, so a person without access learns nothing about the form;
             # then the data, so nothing invalid reaches the process.
             self._check_may_complete(row, actor)
@@ -368,15 +378,6 @@ class Tasks:
             spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
             spiff_task.data.update(data)
             spiff_task.run()
-            ctx.sql.execute(
-                COMPLETE_ROW,
-                {
-                    "tid": task_id,
-                    "at": to_storage(ctx.now),
-                    "by": actor.id,
-                    "assignee": row.assignee or actor.id,
-                },
-            )
             ctx.mirrored.close(row.spiff_task_id)
             ctx.record(
                 "task.completed",
