@@ -103,7 +103,7 @@ def _run(
         due = engine.timers.next_due()
         if due is None or due > stop:
             break
-        clock.set(due)
+        clock.set(max(due, clock.now()))  # timers already overdue at the start fire at once
         engine.timers.fire_due()
     return _timeline(engine, first_event)
 
