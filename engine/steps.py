@@ -58,6 +58,7 @@ INSERT_INSTANCE = """INSERT INTO process_instance (definition_id, key, business_
     started_at, started_by, version, workflow_state, serializer_version, history_seq,
     history_hash, open_incidents) VALUES (:definition_id, :key, :business_key, 'running',
     :started_at, :started_by, 1, '', :sv, 0, '', 0) RETURNING id"""
+SELECT_VERSION = "SELECT version FROM process_instance WHERE id = :iid"
 SELECT_STATE = "SELECT workflow_state, serializer_version FROM process_instance WHERE id = :iid"
 SELECT_OPEN_ROWS = """SELECT spiff_task_id, id, element_id, name FROM human_task
     WHERE instance_id = :iid AND state = 'open'"""
@@ -396,6 +397,12 @@ class StepRunner:
     # -- pieces ---------------------------------------------------------------------------
 
     def _open(self, tx: Tx, instance_id: int, actor: Actor, cached: _Cached | None) -> StepContext:
+        if cached is not None:
+            # Another process (a worker firing a timer, a second web process) may have moved
+            # the instance on: a change must never be decided on an old copy.
+            current = tx.one(SELECT_VERSION, {"iid": instance_id})
+            if current is None or current[0] != cached.head.version:
+                cached = None
         if cached is not None:
             head, workflow = cached.head, cached.workflow
             mirrored, subscriptions, timers = cached.mirrored, cached.subscriptions, cached.timers

@@ -149,3 +149,21 @@ def test_different_tasks_of_one_instance_complete_concurrently(db_url, tmp_path)
     assert data["a"] is True and data["b"] is True
     engine.close()
     other.close()
+
+
+def test_a_step_in_another_process_is_seen_by_this_ones_cache(db_url, tmp_path):
+    """Web process A holds the instance in its step cache; worker B moves it on; A must
+    step from B's state, not its own old copy."""
+    web, worker = Engine(db_url), Engine(db_url)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "relay.bpmn").write_text(linear("relay", 3).xml())
+    web.repository.deploy([tmp_path / "b"], ADMIN)
+    started = web.runtime.start("relay", {}, ADMIN)  # cached in `web`
+    (first,) = started.created_tasks
+    (second,) = worker.tasks.complete(first, {"one": 1}, ADMIN).created_tasks
+    (third,) = web.tasks.complete(second, {"two": 2}, ADMIN).created_tasks
+    assert web.tasks.get(third).element_id == "task_3"
+    assert web.runtime.get(started.instance_id).data == {"one": 1, "two": 2}
+    assert web.verify_history() == []
+    web.close()
+    worker.close()
