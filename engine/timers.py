@@ -135,6 +135,26 @@ class Timers:
             for r in rows
         ]
 
+    def waiting(self, instance_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Waiting timers, earliest first (for operators: what fires next, what keeps failing)."""
+        query = select(Timer).where(WAITING).order_by(Timer.due_at, Timer.id).limit(limit)
+        if instance_id is not None:
+            query = query.where(Timer.instance_id == instance_id)
+        with self.db.read() as session:
+            return [
+                {
+                    "id": t.id,
+                    "instance_id": t.instance_id,
+                    "starts": t.definition_key,
+                    "element_id": t.element_id,
+                    "kind": t.kind,
+                    "due_at": from_storage(t.due_at),
+                    "attempts": t.attempts,
+                    "last_error": t.last_error,
+                }
+                for t in session.scalars(query)
+            ]
+
     def next_due(self) -> datetime | None:
         """The earliest waiting timer's due time (for scheduling the next look)."""
         with self.db.read_engine.begin() as conn:

@@ -133,3 +133,17 @@ def test_db_upgrade(db_url):
     assert result.exit_code == 0
     assert _json(result)["revision"]
     assert runner.invoke(cli.main, ["tasks", "--db", db_url]).exit_code == 0
+
+
+def test_timers_are_listed_for_operators(kedja, tmp_path):
+    d = Diagram("waiting").start().timer("pause", '"P2D"').user("t").end()
+    (tmp_path / "waiting.bpmn").write_text(d.chain("start", "pause", "t", "end").xml())
+    kedja("deploy", str(tmp_path / "waiting.bpmn"))
+    iid = _json(kedja("start", "waiting", "--json"))["instance"]["id"]
+    listed = _json(kedja("timers", "--json"))
+    assert [(t["instance_id"], t["element_id"], t["kind"]) for t in listed] == [
+        (iid, "pause", "timeDuration")
+    ]
+    assert "pause (timeDuration)" in kedja("timers").stdout
+    shown = _json(kedja("instance", str(iid), "--json"))
+    assert [t["element_id"] for t in shown["timers"]] == ["pause"]

@@ -199,6 +199,7 @@ def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history
     tasks = engine.tasks.list(instance_id=instance_id, limit=1000).items
     with engine.db.read() as session:
         events = engine.history.events(session, instance_id) if show_history else []
+    timers = engine.timers.waiting(instance_id)
 
     def human() -> None:
         click.echo(f"Instance {info.id}: {info.key} version {info.version}, {info.state}")
@@ -207,6 +208,8 @@ def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history
             click.echo(f"  INCIDENT at {inc['element_id']}: {inc['message']}")
         for t in tasks:
             click.echo(f"  task {t.id}: {t.name} ({t.role or '-'}, {t.assignee or 'unclaimed'})")
+        for t in timers:
+            click.echo(f"  timer {t['element_id']}: due {t['due_at']:%Y-%m-%d %H:%M} UTC")
         click.echo("  data: " + json.dumps(info.data, default=_json_default, ensure_ascii=False))
         for e in events:
             click.echo(
@@ -215,7 +218,12 @@ def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history
             )
 
     out.emit(
-        {"instance": info.as_dict(), "tasks": [t.as_dict() for t in tasks], "history": events},
+        {
+            "instance": info.as_dict(),
+            "tasks": [t.as_dict() for t in tasks],
+            "timers": timers,
+            "history": events,
+        },
         human,
     )
 
@@ -428,6 +436,35 @@ def db_upgrade(db_url: str | None, out: Output) -> None:
         {"revision": revision, "database": database.safe_url()},
         lambda: click.echo(f"{database.safe_url()} is at revision {revision}"),
     )
+
+
+@command(main, "timers")
+@click.option("--instance", "instance_id", type=int, default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+def timers_cmd(db_url: str | None, out: Output, instance_id: int | None, limit: int) -> None:
+    """List waiting timers, earliest first (times in Europe/Stockholm)."""
+    from zoneinfo import ZoneInfo
+
+    engine = open_engine(db_url)
+    rows = engine.timers.waiting(instance_id, limit)
+    stockholm = ZoneInfo("Europe/Stockholm")
+
+    def human() -> None:
+        if not rows:
+            click.echo("No timers are waiting.")
+        for t in rows:
+            owner = (
+                f"starts {t['starts']}"
+                if t["instance_id"] is None
+                else f"instance {t['instance_id']}"
+            )
+            failing = f"  {t['attempts']} failed: {t['last_error']}" if t["attempts"] else ""
+            click.echo(
+                f"{t['due_at'].astimezone(stockholm):%Y-%m-%d %H:%M:%S}  "
+                f"{owner:<24} {t['element_id']} ({t['kind']}){failing}"
+            )
+
+    out.emit(rows, human)
 
 
 # -- simulation ---------------------------------------------------------------------------
