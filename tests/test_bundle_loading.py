@@ -4,7 +4,6 @@ bundle): hostile XML, the MIWG reference models, Kedja's rules, and good bundles
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from engine.bpmn_rules import executable_process_ids
 from engine.bundle import Bundle, ProcessBuild, compile_bundle
 from engine.errors import Problem, ValidationError
 from engine.xml_safety import MAX_XML_BYTES, parse_xml
+from tests.conftest import shared_dir
 
-
-def _shared_dir() -> Path:
-    env = os.environ.get("KEDJA_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
-
-
-MIWG_DIR = _shared_dir() / "corpora" / "miwg"
+MIWG_DIR = shared_dir() / "corpora" / "miwg"
 MIWG_FILES = sorted(MIWG_DIR.glob("*.bpmn"))
 
 HEADER = (
