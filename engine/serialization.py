@@ -34,14 +34,44 @@ from SpiffWorkflow.task import Task
 __all__ = ["SPIFF_STATE_VERSION", "StateCodec"]
 
 
+def _ids(workflow: Any) -> dict:
+    """Text forms of the workflow's task ids, kept with the workflow.
+
+    `str(UUID)` is pure Python and a state holds every id three times over (key, parent,
+    children): on every step that was a third of the serializer's time. The cache is reset
+    when pruning has left it much larger than the tree.
+    """
+    ids = workflow.__dict__.get("_kedja_ids")
+    if ids is None or len(ids) > 4 * len(workflow.tasks) + 64:
+        ids = workflow._kedja_ids = {}
+    return ids
+
+
+def _text(ids: dict, task_id: Any) -> str:
+    text = ids.get(task_id)
+    if text is None:
+        text = ids[task_id] = str(task_id)
+    return text
+
+
 class _InstanceStateConverter(BpmnWorkflowConverter):
     """Like SpiffWorkflow's converter, minus the specs (they live with the definition)."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict:
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
+        # SpiffWorkflow's WorkflowConverter.to_dict, with task ids as cached text (see _text).
+        ids = _ids(workflow)
+        last = workflow.last_task
+        return {
+            "data": self.registry.convert(self.registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": _text(ids, last.id) if last is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "tasks": {_text(ids, k): self.registry.convert(v) for k, v in workflow.tasks.items()},
+            "root": _text(ids, workflow.task_tree.id),
+            "subprocesses": self.mapping_to_dict(workflow.subprocesses),
+            "bpmn_events": self.registry.convert(workflow.bpmn_events),
+        }
 
     def from_dict(self, dct: dict, spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
         dct = dict(dct)
@@ -82,10 +112,11 @@ class _FastTaskConverter(TaskConverter):
                 "deletions": [k for k in old if k not in new],
             }
         internal = task.internal_data
+        ids = _ids(task.workflow)
         return {
-            "id": str(task.id),
-            "parent": str(parent_id) if parent is not None else None,
-            "children": [str(child) for child in task._children],
+            "id": _text(ids, task.id),
+            "parent": _text(ids, parent_id) if parent is not None else None,
+            "children": [_text(ids, child) for child in task._children],
             "last_state_change": task.last_state_change,
             "state": task._state,
             "task_spec": task.task_spec.name,
