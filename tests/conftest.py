@@ -21,10 +21,30 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def shared_dir() -> Path:
-    """`../shared` beside the repository (third-party corpora are read from there)."""
+    """`shared/` beside the repository (third-party corpora are read from there).
+
+    `KEDJA_SHARED` wins; else `../shared`; else, for a scratch clone of a local checkout
+    (`git clone . /tmp/fresh`), `shared/` beside the checkout it was cloned from.
+    """
     if os.environ.get("KEDJA_SHARED"):
         return Path(os.environ["KEDJA_SHARED"])
-    return Path(__file__).resolve().parents[2] / "shared"
+    repo = Path(__file__).resolve().parents[1]
+    beside = repo.parent / "shared"
+    if beside.is_dir():
+        return beside
+    import subprocess
+
+    origin = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        candidate = Path(origin).resolve().parent / "shared"
+        if candidate.is_dir():
+            return candidate
+    return beside
 
 
 def _pg_available() -> str | None:
