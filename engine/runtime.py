@@ -26,7 +26,6 @@ from .models import (
     Incident,
     MessageOutbox,
     MessageSubscription,
-    ProcessDefinition,
     ProcessInstance,
 )
 from .repository import Repository
@@ -367,7 +366,7 @@ class Runtime:
             return session.scalar(query) or 0
 
     def _info(self, session: Session, row: ProcessInstance, with_data: bool) -> InstanceInfo:
-        definition = session.get(ProcessDefinition, row.definition_id)
+        definition = self.repository.definition(row.definition_id)  # cached: no query per row
         incidents = session.scalars(
             select(Incident)
             .where(Incident.instance_id == row.id, Incident.resolved_at.is_(None))
