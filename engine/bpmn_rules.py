@@ -745,6 +745,43 @@ def check(file_name: str, tree: etree._ElementTree, bundle_files: set[str]) -> l
     return sorted(problems, key=lambda p: p.line or 0)
 
 
+def check_service_operators(
+    file_name: str, tree: etree._ElementTree, known: frozenset[str]
+) -> list[Problem]:
+    """Every service task of an executable process names a registered operator."""
+    problems = []
+    for pid in executable_process_ids(tree):
+        process = tree.getroot().find(f"bpmn:process[@id='{pid}']", NS)
+        if process is None:
+            continue
+        for el in process.iterfind(".//bpmn:serviceTask", NS):
+            operator = el.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+            name = operator.get("id") if operator is not None else None
+            if name is not None and name == el.get("id"):
+                problems.append(
+                    Problem(
+                        f"the service task's id is the same as its operator's ({name!r}); "
+                        "SpiffWorkflow then mistakes one for the other",
+                        file=file_name,
+                        element=el.get("id"),
+                        line=el.sourceline,
+                        hint=f"Give the task another id, for example 'Task_{name}'",
+                    )
+                )
+            elif name is not None and name not in known:
+                problems.append(
+                    Problem(
+                        f"service task calls operator {name!r}, which this installation does "
+                        "not have",
+                        file=file_name,
+                        element=el.get("id"),
+                        line=el.sourceline,
+                        hint="Use one of: " + (", ".join(sorted(known)) or "(none registered)"),
+                    )
+                )
+    return problems
+
+
 def check_call_targets(
     file_name: str, tree: etree._ElementTree, process_ids: set[str]
 ) -> list[Problem]:

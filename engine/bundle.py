@@ -540,15 +540,15 @@ def _summary(problems: list[Problem]) -> str:
     return f"The bundle cannot be deployed: {count} problem{'s' if count != 1 else ''}{where}"
 
 
-def compile_bundle(bundle: Bundle, script_engine: Any = None) -> CompiledBundle:
+def compile_bundle(bundle: Bundle, services: Any = None) -> CompiledBundle:
     """Check every file of the bundle and build the SpiffWorkflow specs of its processes.
 
-    Raises one ValidationError listing every problem found. `script_engine` is accepted for
-    the repository's call signature; parsing does not run scripts (SpiffWorkflow binds the
-    script engine to a workflow instance, not to a spec), and scripts are checked with the
-    sandbox's compile-only check instead.
+    Raises one ValidationError listing every problem found. `services` (an
+    `engine.services.Services`) are the operators service tasks may name; without it operator
+    names are not checked. Parsing does not run scripts (SpiffWorkflow binds the script engine
+    to a workflow instance, not to a spec); they are checked with the sandbox's compile-only
+    check instead.
     """
-    del script_engine  # see docstring
     bpmn, dmn, executable, problems = _parse_all(bundle)
     if not bpmn and not any(p.file and p.file.lower().endswith(".bpmn") for p in problems):
         problems.append(
@@ -559,6 +559,9 @@ def compile_bundle(bundle: Bundle, script_engine: Any = None) -> CompiledBundle:
         )
     problems.extend(_bundle_level_checks(bpmn, executable))
     problems.extend(_decision_ids(dmn))
+    if services is not None:
+        for name, tree in bpmn.items():
+            problems.extend(bpmn_rules.check_service_operators(name, tree, services.names()))
     if problems:
         raise ValidationError(_summary(problems), problems)
 

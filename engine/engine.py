@@ -18,6 +18,7 @@ from .repository import Repository
 from .runtime import Runtime
 from .scripting import make_script_engine
 from .serialization import StateCodec
+from .services import Service, Services
 from .steps import StepRunner
 from .task_mirror import DefaultTaskPolicy, TaskPolicy
 from .tasks import Tasks
@@ -29,7 +30,9 @@ class Engine:
 
     `auto_upgrade` brings the schema up to date on start (the embedded default does this);
     production processes leave it off and rely on `kedja db upgrade`, so that several
-    processes never race to migrate. `cache_size` is how many recently stepped instances keep
+    processes never race to migrate. `services` are the operators service tasks may call
+    (see `engine.services`); a diagram naming another operator is refused at deploy.
+    `cache_size` is how many recently stepped instances keep
     their deserialized workflow in memory (0 turns the cache off); a miss only costs a load.
     """
 
@@ -41,6 +44,7 @@ class Engine:
         policy: TaskPolicy | None = None,
         directory: Directory | None = None,
         script_globals: dict[str, Any] | None = None,
+        services: dict[str, Service] | None = None,
         auto_upgrade: bool = True,
         cache_size: int = 1024,
     ) -> None:
@@ -52,7 +56,8 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.directory: Directory = directory or OpenDirectory()
         self.codec = StateCodec()
-        self.script_engine = make_script_engine(script_globals)
+        self.services = Services(services)
+        self.script_engine = make_script_engine(script_globals, self.services)
         self.history = History(self.codec.dump_data)
         self.repository = Repository(
             self.db, self.codec, self.clock, self.history, self.script_engine

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ class Repository:
         """Deploy every executable process of the bundle; raises `ValidationError` if any
         file has a problem (then nothing is stored)."""
         bundle = source if isinstance(source, Bundle) else Bundle.from_paths(source)
-        compiled = compile_bundle(bundle, self.script_engine)
+        compiled = compile_bundle(bundle, getattr(self.script_engine, "services", None))
         starts = {key: self._start_timers(key, build) for key, build in compiled.processes.items()}
         file_hashes = {name: _sha(data) for name, data in bundle.files.items()}
         bundle_hash = _sha(json.dumps(sorted(file_hashes.items())).encode())
@@ -329,9 +330,10 @@ class Repository:
 
         def load() -> str:
             files = self.files(definition_id)
-            if name not in files:
+            resolved = _resolve_form(name, files)
+            if resolved is None:
                 raise NotFound(f"The form '{name}' is not part of definition {definition_id}.")
-            return files[name].decode("utf-8")
+            return files[resolved].decode("utf-8")
 
         return self._once(self._forms, (definition_id, name), load)
 
@@ -364,6 +366,21 @@ class Repository:
         with self.db.read() as session:
             row = session.get(ProcessDefinition, definition_id)
             return json.loads(row.start_messages) if row else []
+
+
+def _resolve_form(name: str, files: dict[str, bytes]) -> str | None:
+    """A task's form reference as the bundle names it: as written, or relative to the folder
+    of one of the definition's BPMN files (`forms/x.json` beside `prize/prize.bpmn` is
+    `prize/forms/x.json` when a whole folder of folders was deployed). Deploy has checked
+    that the reference resolves; ambiguity is resolved the way deploy did, as written first."""
+    if name in files:
+        return name
+    folders = sorted({posixpath.dirname(f) for f in files if f.endswith(".bpmn")})
+    for folder in folders:
+        candidate = posixpath.normpath(posixpath.join(folder, name))
+        if candidate in files:
+            return candidate
+    return None
 
 
 def _start_messages(spec: Any) -> list[str]:

@@ -52,11 +52,13 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr_raise,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import WorkflowException
 
 from engine.errors import ScriptError
+from engine.services import Services
 
 __all__ = [
     "KedjaScriptEngine",
@@ -289,6 +291,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class KedjaScriptEngine(PythonScriptEngine):
+    services: Services
+
     """PythonScriptEngine whose errors say, in their text, which element failed and why.
 
     SpiffWorkflow's WorkflowTaskException names the element only in attributes
@@ -309,6 +313,22 @@ class KedjaScriptEngine(PythonScriptEngine):
             _explain(err, task)
             raise
 
+    def call_service(
+        self, task: Any, operation_name: str, operation_params: dict[str, Any], **_: Any
+    ) -> str:
+        """Run a registered service operator (SpiffWorkflow's own version of this method
+        fails with a NameError on any error)."""
+        params = {name: spec["value"] for name, spec in operation_params.items()}
+        try:
+            return self.services.call(task, operation_name, params)
+        except WorkflowException as err:
+            _explain(err, task)
+            raise
+        except Exception as exc:
+            err = WorkflowTaskException(f"Service '{operation_name}' failed: {exc}", task, exc)
+            _explain(err, task)
+            raise err from exc
+
 
 def _explain(err: WorkflowException, task: Any) -> None:
     """Add the cause and the element to the message, once; also set ``err.element``."""
@@ -323,9 +343,14 @@ def _explain(err: WorkflowException, task: Any) -> None:
     err.add_note(f"In element '{err.element}'" + (f" ('{name}')" if name else ""))
 
 
-def make_script_engine(extra_globals: dict[str, Any] | None = None) -> PythonScriptEngine:
-    """The script engine for Kedja workflows; `extra_globals` adds host functions scripts may call.
+def make_script_engine(
+    extra_globals: dict[str, Any] | None = None, services: Services | None = None
+) -> PythonScriptEngine:
+    """The script engine for Kedja workflows; `extra_globals` adds host functions scripts may
+    call, `services` the operators service tasks may call.
 
     Host functions run unsandboxed: they must only take and return plain data.
     """
-    return KedjaScriptEngine(environment=RestrictedEnvironment(extra_globals))
+    engine = KedjaScriptEngine(environment=RestrictedEnvironment(extra_globals))
+    engine.services = services or Services()
+    return engine

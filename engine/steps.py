@@ -40,6 +40,7 @@ from .database import Database
 from .errors import Conflict, InvalidState, KedjaError, NotFound
 from .history import History, PendingEvent, instance_stream
 from .serialization import SPIFF_STATE_VERSION, StateCodec
+from .services import step_in_progress
 from .spiff_clock import current_clock, step_clock
 from .step_sql import INTEGRITY_ERRORS, StepSQL, Tx
 from .task_mirror import MirroredTasks, TaskPolicy, sync_tasks
@@ -319,14 +320,16 @@ class StepRunner:
                 if ctx.instance.state == "suspended" and not allow_suspended:
                     raise InvalidState(f"Instance {instance_id} is suspended; resume it first.")
                 try:
-                    value = change(ctx)
+                    with step_in_progress(ctx):
+                        value = change(ctx)
                 except (KedjaError, Abandon):
                     raise
                 except Exception as exc:
                     raise StepFailed(f"The change could not be applied: {_describe(exc)}") from exc
                 try:
                     if advance and ctx.continue_engine and ctx.instance.open_incidents == 0:
-                        self.advance(ctx)
+                        with step_in_progress(ctx):
+                            self.advance(ctx)
                     if incident is not None:
                         self._add_incident(ctx, *incident)
                     self.finish(ctx, stale_means_cache=cached is not None)

@@ -8,8 +8,10 @@ cancelled (an interrupting boundary event, a terminated instance).
 Who may work on a task is decided by a `TaskPolicy`. The default reads the diagram: the lane's
 name is the role, the instance's `organisation` variable scopes it, and the user task's
 `spiffworkflow:properties` may add `candidateUsers`, `candidateGroups` (comma-separated),
-`dueDate` (an expression giving a date, datetime or ISO text), `priority` (0–100). The
-governance layer replaces the policy to map lanes to the city's roles.
+`candidateUsersFrom`, `candidateGroupsFrom` (expressions giving a list or comma-separated
+text), `roleFrom` (an expression giving the role, instead of the lane's), `dueDate` (an
+expression giving a date, datetime or ISO text), `priority` (0–100). The governance layer
+replaces the policy to map lanes to the city's roles.
 """
 
 from __future__ import annotations
@@ -66,23 +68,45 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 class DefaultTaskPolicy:
-    """Lane name -> role, `organisation` variable -> organisation, properties for the rest."""
+    """Lane name -> role, `organisation` variable -> organisation, properties for the rest.
+
+    Subclasses change how a lane becomes a role by overriding `lane_role`."""
+
+    def lane_role(self, lane: str | None, definition_key: str) -> str | None:
+        return lane or None
 
     def assign(self, task: Task, definition_key: str) -> Assignment:
         props = task_properties(task)
-        due_expression = props.get("dueDate")
-        due_at = None
-        if due_expression:
-            due_at = _as_datetime(task.workflow.script_engine.evaluate(task, due_expression))
+
+        def computed(name: str) -> Any:
+            expression = props.get(name)
+            if not expression:
+                return None
+            return task.workflow.script_engine.evaluate(task, expression)
+
         organisation = task.data.get("organisation")
+        role_from = computed("roleFrom")
         return Assignment(
-            role=(task.task_spec.lane or None),
+            role=str(role_from)
+            if role_from
+            else self.lane_role(task.task_spec.lane, definition_key),
             organisation=str(organisation) if organisation is not None else None,
-            candidate_users=_split(props.get("candidateUsers")),
-            candidate_groups=_split(props.get("candidateGroups")),
-            due_at=due_at,
+            candidate_users=_split(props.get("candidateUsers"))
+            + _as_list(computed("candidateUsersFrom")),
+            candidate_groups=_split(props.get("candidateGroups"))
+            + _as_list(computed("candidateGroupsFrom")),
+            due_at=_as_datetime(computed("dueDate")),
             priority=int(props.get("priority", 50)),
         )
+
+
+def _as_list(value: Any) -> list[str]:
+    """A computed candidate list: a comma-separated string, a list, or nothing."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return _split(value)
+    return [str(v) for v in value]
 
 
 def ready_human_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
@@ -216,6 +240,19 @@ def sync_tasks(
     return created
 
 
+def _form_files(definition: Any, element_id: str | None, props: dict[str, str]) -> dict[str, Any]:
+    """The task's form files as the bundle names them. Deploy resolved each form reference
+    (relative to its BPMN file's folder); the UI schema sits in the same folder."""
+    schema, ui = props.get("formJsonSchemaFilename"), props.get("formUiSchemaFilename")
+    resolved = (getattr(definition, "forms", None) or {}).get(element_id) if schema else None
+    if resolved and resolved != schema and resolved.endswith(schema):
+        prefix = resolved[: -len(schema)]
+        schema = resolved
+        if ui:
+            ui = prefix + ui
+    return {"form_schema": schema, "form_ui_schema": ui}
+
+
 def _new_row(
     instance_id: int, definition: Any, task: Task, assignment: Assignment, stored_now: datetime
 ) -> dict[str, Any]:
@@ -238,8 +275,7 @@ def _new_row(
         "candidate_groups": json.dumps(assignment.candidate_groups),
         "due_at": to_storage(assignment.due_at) if assignment.due_at else None,
         "priority": assignment.priority,
-        "form_schema": props.get("formJsonSchemaFilename"),
-        "form_ui_schema": props.get("formUiSchemaFilename"),
+        **_form_files(definition, spec.bpmn_id, props),
         "state": "open",
         "created_at": stored_now,
     }

@@ -1,0 +1,119 @@
+"""Service tasks: host functions a diagram calls by name.
+
+A service task names an operator (`spiffworkflow:serviceTaskOperator id="…"`) and passes
+parameters, each an expression evaluated on the task's data in the sandbox. The host
+registers one plain function per operator name. The function runs inside the step's
+transaction and gets it through `ServiceCall.sql`: what it writes commits or rolls back with
+the step, so a decision record registered by a service task exists exactly when the step that
+registered it does. Its result (a JSON-ready dict) goes to the task's result variable.
+
+Why not script globals: a script can call a host function too, but a script cannot be told
+apart from code at deploy, while an operator name can be checked against what is registered
+(an unknown operator is refused at deploy, naming the element), and the parameters are
+visible in the modeller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .step_sql import Tx
+    from .steps import StepContext
+
+
+_current: ContextVar[StepContext | None] = ContextVar("kedja_step", default=None)
+
+
+@contextmanager
+def step_in_progress(ctx: StepContext) -> Iterator[None]:
+    """Make the running step visible to service calls made while it advances."""
+    token = _current.set(ctx)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+@dataclass
+class ServiceCall:
+    """What a service function gets: its parameters, the task's data and the step."""
+
+    operator: str
+    params: dict[str, Any]
+    data: Mapping[str, Any]
+    element_id: str
+    step: StepContext
+
+    @property
+    def sql(self) -> Tx:
+        """The step's open transaction (hand-written SQL with `:name` placeholders)."""
+        return self.step.sql
+
+    @property
+    def instance_id(self) -> int:
+        return self.step.instance.id
+
+    @property
+    def definition(self) -> Any:
+        """The running definition (`key`, `version`, `id`)."""
+        return self.step.definition
+
+    @property
+    def now(self) -> datetime:
+        return self.step.now
+
+    @property
+    def actor_id(self) -> str:
+        return self.step.actor.id
+
+    def record(self, kind: str, data: dict[str, Any] | None = None) -> None:
+        """Add an event to the instance's hash-chained history, in this step."""
+        self.step.record(kind, data, element_id=self.element_id, actor="engine")
+
+
+Service = Callable[[ServiceCall], Mapping[str, Any] | None]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"a service result holds a {type(value).__name__}, which is not JSON")
+
+
+class Services:
+    """The operators a diagram may call, by name."""
+
+    def __init__(self, services: Mapping[str, Service] | None = None) -> None:
+        self._services: dict[str, Service] = dict(services or {})
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._services)
+
+    def register(self, name: str, service: Service) -> None:
+        self._services[name] = service
+
+    def call(self, task: Any, operator: str, params: dict[str, Any]) -> str:
+        """Run the operator for `task`; returns the result as JSON text (SpiffWorkflow's
+        service task parses it back into the result variable)."""
+        service = self._services.get(operator)
+        if service is None:
+            known = ", ".join(sorted(self._services)) or "none"
+            raise LookupError(
+                f"no service operator named {operator!r} is registered (known: {known})"
+            )
+        step = _current.get()
+        if step is None:
+            raise RuntimeError(f"service operator {operator!r} was called outside an engine step")
+        spec = task.task_spec
+        call = ServiceCall(operator, params, task.data, spec.bpmn_id or spec.name, step)
+        return json.dumps(service(call) or {}, default=_json_default)
