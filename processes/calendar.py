@@ -138,14 +138,23 @@ class GovernanceCalendar:
 
         Names: `t1_period_end`, `t1_report_deadline`, `t1_reminder` (likewise t2, t3),
         `revision_date`, `prize_nominations_open`, `prize_nominations_close`,
-        `prize_ceremony`, `survey_year`, `year`.
+        `prize_ceremony`, `survey_year`, `year`, and `tertials`: the same three periods as a
+        list of `{"id", "period_end", "report_deadline", "reminder"}`, for a loop or a
+        multi-instance activity that runs once per tertial.
         """
         values: dict[str, object] = {"year": year, "survey_year": self.is_survey_year(year)}
+        tertials = []
         for tertial in self.tertials(year):
             key = tertial.name.lower()
-            values[f"{key}_period_end"] = end_of_day(tertial.period_end).isoformat()
-            values[f"{key}_report_deadline"] = end_of_day(tertial.report_deadline).isoformat()
-            values[f"{key}_reminder"] = morning(tertial.reminder).isoformat()
+            dates = {
+                "period_end": end_of_day(tertial.period_end).isoformat(),
+                "report_deadline": end_of_day(tertial.report_deadline).isoformat(),
+                "reminder": morning(tertial.reminder).isoformat(),
+            }
+            for name, value in dates.items():
+                values[f"{key}_{name}"] = value
+            tertials.append({"id": tertial.name, **dates})
+        values["tertials"] = tertials
         values["revision_date"] = morning(self.revision_date(year)).isoformat()
         prize = self.prize_dates(year)
         values["prize_nominations_open"] = morning(prize["nominations_open"]).isoformat()

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -139,3 +140,24 @@ def deploy(engine, tmp_path):
         return engine.repository.deploy([folder], Actor("owner", admin=True))
 
     return _deploy
+
+
+@pytest.fixture
+def city(sqlite_url) -> Iterator[Any]:
+    """The small demo city of tests/city.py on a fresh SQLite database."""
+    from tests.city import City
+
+    c = City(sqlite_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def city_pg(pg_server) -> Iterator[Any]:
+    """The same city on a fresh PostgreSQL schema (required in CI)."""
+    from tests.city import City
+
+    _reset_pg(pg_server)
+    c = City(pg_server)
+    yield c
+    c.close()

@@ -99,6 +99,8 @@ def test_inserted_row_is_reported(engine, deploy):
 def test_cli_audit_verify_exit_codes(engine, deploy, db_url):
     iid = _run_one(engine, deploy)
     runner = CliRunner()
+    # The CLI runs the whole product, so a shared database needs the governance tables too.
+    assert runner.invoke(main, ["db", "upgrade", "--db", db_url]).exit_code == 0
     ok = runner.invoke(main, ["audit", "verify", "--db", db_url])
     assert ok.exit_code == 0, ok.output
     assert "History intact" in ok.output

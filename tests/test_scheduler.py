@@ -88,6 +88,10 @@ def test_three_worker_processes_fire_1000_timers_exactly_once(pg_server, tmp_pat
 
     _reset_pg(pg_server)
     engine = Engine(pg_server)
+    # `kedja worker` runs the whole product: a shared database is upgraded on purpose.
+    subprocess.run(
+        [sys.executable, "-m", "webui.cli", "db", "upgrade", "--db", pg_server], check=True
+    )
     _deploy(engine, tmp_path)
     # 1,000 timers falling due within a few seconds of each other.
     base = 4.0

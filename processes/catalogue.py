@@ -1,0 +1,111 @@
+"""The catalogue: which diagrams make up each of the city's processes and how each starts.
+
+All of `bpmn/` is deployed as one bundle, so a call activity may call a process in another
+folder (the cycle calls the tertial loop); each process is still versioned on its own.
+Yearly processes are started once per year (`start_year`), identified by the business key
+`<key>:<year>`, so starting a year twice starts nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import select
+
+from engine import Actor, Engine
+from engine.actors import system_actor
+from engine.models import ProcessInstance
+from engine.repository import DeployedProcess
+
+from .calendar import GovernanceCalendar
+from .roles import LANES
+
+BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    key: str
+    name_sv: str
+    name_en: str
+    folder: str
+    start: str  # "yearly" (start_year starts it) or "called" (by another process)
+
+
+PROCESSES: tuple[CatalogueEntry, ...] = (
+    CatalogueEntry(
+        "plan_cycle", "Planering och uppföljning", "Plan-to-follow-up cycle", "plan-cycle", "yearly"
+    ),
+    CatalogueEntry(
+        "tertial_loop", "Tertialuppföljning", "Tertial reporting loop", "tertial-loop", "called"
+    ),
+    CatalogueEntry(
+        "guideline_revision",
+        "Årlig översyn av riktlinjen",
+        "Annual guideline revision",
+        "guideline-revision",
+        "yearly",
+    ),
+    CatalogueEntry("safety_prize", "Trygghetspriset", "Safety prize", "safety-prize", "yearly"),
+)
+BY_KEY = {entry.key: entry for entry in PROCESSES}
+
+
+def deploy(engine: Engine, actor: Actor | None = None) -> list[DeployedProcess]:
+    """Deploy the city's diagrams (a no-op for every process whose files did not change)."""
+    return engine.repository.deploy([BPMN_DIR], actor or system_actor())
+
+
+def start_data(year: int, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The calendar's variables for `year`, with `data` on top."""
+    return {**GovernanceCalendar().variables(year), **(data or {})}
+
+
+def start(
+    engine: Engine,
+    key: str,
+    year: int,
+    data: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> int:
+    """Start `key` for `year` with the calendar's variables; returns the instance id."""
+    started = engine.runtime.start(
+        key, start_data(year, data), actor or system_actor(), business_key=f"{key}:{year}"
+    )
+    return started.instance_id
+
+
+def started_for(engine: Engine, key: str, year: int) -> int | None:
+    with engine.db.read() as session:
+        return session.scalar(
+            select(ProcessInstance.id)
+            .where(ProcessInstance.business_key == f"{key}:{year}")
+            .where(ProcessInstance.state != "terminated")
+            .limit(1)
+        )
+
+
+def start_year(engine: Engine, year: int, actor: Actor | None = None) -> dict[str, int]:
+    """Start every yearly process for `year` that has not been started; returns what was
+    started (key -> instance id)."""
+    started = {}
+    for entry in PROCESSES:
+        if entry.start == "yearly" and started_for(engine, entry.key, year) is None:
+            started[entry.key] = start(engine, entry.key, year, actor=actor)
+    return started
+
+
+def unknown_lanes(path: Path) -> list[str]:
+    """Lane names in a diagram that are not roles (docs/processes.md's table)."""
+    tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    return sorted(
+        {
+            (lane.get("name") or "").strip()
+            for lane in tree.iterfind(".//bpmn:lane", BPMN_NS)
+            if (lane.get("name") or "").strip() not in LANES
+        }
+    )

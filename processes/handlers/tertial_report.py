@@ -1,0 +1,69 @@
+"""Compile a tertial report from the organisations' answers: who reported, who was late,
+who is missing, and how the measures stand (by status and traffic light)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from engine.services import ServiceCall
+
+COLOURS = ("grön", "gul", "röd")
+STATUSES = ("genomförd", "påbörjad", "ej påbörjad", "försenad", "avförd")
+
+
+def compile_report(tertial: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tertial's figures; a pure function so the dashboard can reuse it."""
+    by_colour: Counter[str] = Counter({c: 0 for c in COLOURS})
+    by_status: Counter[str] = Counter({s: 0 for s in STATUSES})
+    per_organisation = []
+    submitted, late, missing = 0, [], []
+    measures = 0
+    for report in reports:
+        org = report.get("organisation")
+        rows = report.get("measures") or []
+        if report.get("submitted_at"):
+            submitted += 1
+        else:
+            missing.append(org)
+        if report.get("late"):
+            late.append(org)
+        colours: Counter[str] = Counter()
+        for row in rows:
+            measures += 1
+            if row.get("farg"):
+                by_colour[row["farg"]] += 1
+                colours[row["farg"]] += 1
+            if row.get("status"):
+                by_status[row["status"]] += 1
+        per_organisation.append(
+            {
+                "organisation": org,
+                "submitted_at": report.get("submitted_at"),
+                "late": bool(report.get("late")),
+                "measures": len(rows),
+                "by_colour": {c: colours[c] for c in COLOURS},
+                "traffic_light": report.get("traffic_light"),
+            }
+        )
+    return {
+        "tertial": tertial,
+        "organisations": len(reports),
+        "submitted": submitted,
+        "late": late,
+        "missing": missing,
+        "measures": measures,
+        "by_colour": dict(by_colour),
+        "by_status": dict(by_status),
+        "per_organisation": per_organisation,
+    }
+
+
+def compile_tertial_report(call: ServiceCall) -> dict[str, Any]:
+    tertial = str(call.params["tertial"])
+    result = compile_report(tertial, list(call.params.get("reports") or []))
+    call.record(
+        "tertial.compiled",
+        {k: result[k] for k in ("tertial", "organisations", "submitted", "late", "missing")},
+    )
+    return result

@@ -1,0 +1,191 @@
+"""The governance layer's tables: the organisation register, decisions, guideline versions,
+evaluations, nominations and notifications.
+
+They live in the same database as the engine's but have their own Alembic history
+(`processes/migrations`, version table `kedja_governance_version`), so the engine stays
+ignorant of them. Rows written during an engine step (by a handler) are written with the
+step's SQL in its transaction; everything else goes through these models.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # central, district, specialist, company
+    local_council: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    organisation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(5), default="sv")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("user_id", "role", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(120), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DecisionRecord(Base):
+    """A decision as an official record: inserted once, never changed (database triggers
+    refuse UPDATE and DELETE), and chained into its instance's history."""
+
+    __tablename__ = "decision_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(60))
+    motivation: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    organisation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    document: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class GuidelineVersion(Base):
+    __tablename__ = "guideline_version"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    effective_date: Mapped[date] = mapped_column(Date)
+    published_at: Mapped[datetime] = mapped_column(DateTime)
+    decision_number: Mapped[str | None] = mapped_column(String(40))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class GuidelineReview(Base):
+    __tablename__ = "guideline_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reviewed_on: Mapped[date] = mapped_column(Date)
+    changed: Mapped[bool] = mapped_column(Boolean)
+    motivation: Mapped[str] = mapped_column(Text)
+    next_review: Mapped[date] = mapped_column(Date)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Evaluation(Base):
+    """One organisation's annual evaluation; next year's lägesbild starts from it."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (UniqueConstraint("year", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    organisation_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)  # JSON
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Nomination(Base):
+    """A public nomination for the safety prize. The nominator's personal data lives only
+    here (never in process data or history), so it can be erased on schedule."""
+
+    __tablename__ = "nomination"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    nominee: Mapped[str] = mapped_column(String(300))
+    nominee_organisation: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    nominator_name: Mapped[str | None] = mapped_column(String(200))
+    nominator_email: Mapped[str | None] = mapped_column(String(254))
+    nominator_phone: Mapped[str | None] = mapped_column(String(40))
+    source_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PersonalDataAccess(Base):
+    """Who looked at a nominator's personal data, when (GDPR: access is logged)."""
+
+    __tablename__ = "personal_data_access"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    user_id: Mapped[str] = mapped_column(String(120))
+    nomination_id: Mapped[int] = mapped_column(Integer, index=True)
+    purpose: Mapped[str] = mapped_column(String(200))
+
+
+class Notification(Base):
+    """A message to a person, queued in the transaction of the event that causes it and
+    delivered afterwards."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    recipient: Mapped[str | None] = mapped_column(String(120), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PrizeWinner(Base):
+    """The year's published winner of the safety prize (public)."""
+
+    __tablename__ = "prize_winner"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nomination_id: Mapped[int | None] = mapped_column(Integer)
+    nominee: Mapped[str] = mapped_column(String(300))
+    nominee_organisation: Mapped[str | None] = mapped_column(String(300))
+    motivation: Mapped[str] = mapped_column(Text)
+    prize_sum: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(DateTime)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
