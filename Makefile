@@ -32,7 +32,7 @@ $(NODE_STAMP): $(wildcard package.json package-lock.json)
 
 run: setup
 	$(BIN)/kedja db upgrade
-	$(BIN)/kedja serve --host $(HOST) --port $(PORT) $(if $(wildcard bpmn/*.bpmn),--deploy bpmn)
+	$(BIN)/kedja serve --host $(HOST) --port $(PORT) --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine processes webui tests bench

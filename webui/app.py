@@ -1,40 +1,87 @@
 """The Flask application factory.
 
-For now one status page (what is deployed, how much is running) and health endpoints; the
-task list, forms and decisions arrive as their own blueprints. Every response carries a
-content security policy without inline scripts, and no page shows personal data.
+One blueprint per area, each a package with its templates beside it: `auth` (sign-in),
+`tasks` (the task list and forms), `decisions` (the council's items and the register),
+`instances` (a case: diagram, history, tasks), `admin` (status), `public` (pages anyone may
+read: the accessibility statement and the prize nomination form). Every page is
+server-rendered HTML that works without JavaScript; scripts only add to it.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+import importlib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, jsonify, redirect, send_from_directory, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from engine import Engine
 
+from . import i18n, security
+from .auth.access import current_actor, login_manager
 
-def create_app(engine: Engine) -> Flask:
+BLUEPRINTS = ("auth", "public", "tasks", "decisions", "instances", "admin")
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+VENDOR = {
+    # Only these npm files are served; node_modules itself is never exposed.
+    "bpmn-js": ("dist/",),
+}
+MENU = (
+    ("tasks.index", _l("Uppgifter"), None),
+    ("decisions.index", _l("Beslut"), None),
+    ("instances.index", _l("Ärenden"), None),
+    ("admin.status", _l("Status"), ("administrator", "auditor", "process_owner")),
+)
+
+
+def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["kedja_engine"] = engine
+    var_dir = None
+    if engine.db.is_sqlite and engine.db.url.startswith("sqlite:///"):
+        var_dir = Path(engine.db.url.removeprefix("sqlite:///")).resolve().parent
+    app.config["SECRET_KEY"] = security.secret_key(var_dir)
+    app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024  # attachments
+    app.config.update(config or {})
+    security.init_app(app)
+    i18n.init_app(app)
+    login_manager.init_app(app)
+    for name in BLUEPRINTS:
+        module = _blueprint_module(name)
+        if module is not None:
+            app.register_blueprint(module.bp)
 
-    @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    @app.context_processor
+    def _menu() -> dict[str, Any]:
+        def main_menu() -> list[tuple[str, str]]:
+            if not current_user.is_authenticated:
+                return []
+            actor = current_actor()
+            return [
+                (endpoint, str(label))
+                for endpoint, label, roles in MENU
+                if endpoint in app.view_functions
+                and (roles is None or actor.admin or actor.roles & set(roles))
+            ]
+
+        return {"main_menu": main_menu}
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
-        return render_template(
-            "status.html",
-            definitions=engine.repository.definitions(latest_only=True),
-            running=engine.runtime.count("running"),
-            open_tasks=engine.tasks.list(limit=1).total,
-        )
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        if "tasks.index" in app.view_functions:
+            return redirect(url_for("tasks.index"))
+        return redirect(url_for("admin.status"))
+
+    @app.get("/vendor/<package>/<path:filename>")
+    def vendor(package: str, filename: str):  # type: ignore[no-untyped-def]
+        allowed = VENDOR.get(package)
+        if not allowed or not filename.startswith(allowed):
+            abort(404)
+        return send_from_directory(NODE_MODULES / package, filename, max_age=3600)
 
     @app.get("/health/live")
     def live():  # type: ignore[no-untyped-def]
@@ -46,3 +93,13 @@ def create_app(engine: Engine) -> Flask:
         return jsonify(status="ok", database=engine.db.safe_url())
 
     return app
+
+
+def _blueprint_module(name: str) -> Any:
+    """The blueprint package `webui.<name>`, if this release has it."""
+    try:
+        return importlib.import_module(f"webui.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"webui.{name}":
+            return None
+        raise

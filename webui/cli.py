@@ -8,8 +8,9 @@ list of problems for a rejected bundle or form) and exit with a code a script ca
     4 conflict (a concurrent change; a task someone else completed)   5 not permitted
     1 anything else
 
-`--as USER` names the actor recorded in the history. Until an organisation register is
-configured, every named user acts as an administrator (see docs/operations.md).
+`--as USER` names the actor recorded in the history and must be a user of the organisation
+register, who must be allowed to do what is asked. On a database with no users yet (before
+`kedja demo` or the first `kedja user add`), every named user acts as an administrator.
 """
 
 from __future__ import annotations
@@ -96,9 +97,14 @@ def _fail(exc: KedjaError, out: Output) -> None:
 
 
 def open_engine(db_url: str | None) -> Engine:
+    from processes.governance import open_engine as open_governance_engine
+    from processes.register import BootstrapDirectory
+
     url = database_url(db_url)
     # The embedded SQLite default migrates itself; a shared database is upgraded on purpose.
-    return Engine(url, auto_upgrade=url.startswith("sqlite"))
+    engine = open_governance_engine(url, auto_upgrade=url.startswith("sqlite"))
+    engine.directory = BootstrapDirectory(engine.register)  # type: ignore[attr-defined]
+    return engine
 
 
 def _data(text: str | None) -> dict[str, Any]:
@@ -427,10 +433,12 @@ def db() -> None:
 @command(db, "upgrade")
 def db_upgrade(db_url: str | None, out: Output) -> None:
     """Create or migrate the database schema to this release."""
+    from engine.migrations import current_revision
+    from processes import migrations as governance_migrations
+
     database = Database(database_url(db_url))
     database.upgrade()
-    from engine.migrations import current_revision
-
+    governance_migrations.upgrade(database.write_engine)
     revision = current_revision(database.write_engine)
     out.emit(
         {"revision": revision, "database": database.safe_url()},
@@ -551,6 +559,13 @@ def simulate(
     show_default=True,
     help="Fire timers in this process (the embedded default has no separate worker).",
 )
+@click.option(
+    "--demo",
+    "with_demo",
+    is_flag=True,
+    help="On an empty database, create the demo city first (what `make run` does); otherwise "
+    "deploy the city's diagrams if they changed.",
+)
 def serve(
     db_url: str | None,
     out: Output,
@@ -558,12 +573,23 @@ def serve(
     port: int,
     deploy_paths: tuple[str, ...],
     timers: bool,
+    with_demo: bool,
 ) -> None:
     """Serve the web UI (development server; see docs/operations.md for production)."""
     from engine.scheduler import TimerScheduler
+    from processes import catalogue, demo
     from webui.app import create_app
 
     engine = open_engine(db_url)
+    if with_demo:
+        if demo.is_empty(engine):
+            started = demo.build(engine)
+            click.echo(
+                f"Demo city created (password {demo.DEMO_PASSWORD}); started "
+                + ", ".join(f"{k} #{i}" for k, i in started.items())
+            )
+        else:
+            catalogue.deploy(engine)
     if deploy_paths:
         engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
     app = create_app(engine)
@@ -605,6 +631,8 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     scheduler.stop()
     engine.close()
 
+
+from webui import governance_cli  # noqa: E402, F401 — registers the governance commands
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,70 @@
+"""What every request gets: security headers, CSRF protection, session cookie settings, the
+secret key, and the rate limiter (sign-in, public nomination).
+
+The content security policy allows no inline scripts or styles; every script is a file
+under /static or /vendor. Forms carry a CSRF token (Flask-WTF) checked on every POST.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, default_limits=[], storage_uri="memory://")
+
+
+def secret_key(var_dir: Path | None) -> str:
+    """KEDJA_SECRET_KEY, else a key kept in var/ (so sessions survive a restart of the
+    embedded default), else a fresh one."""
+    configured = os.environ.get("KEDJA_SECRET_KEY")
+    if configured:
+        return configured
+    if var_dir is not None:
+        path = var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    return secrets.token_urlsafe(48)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Behind TLS in production (docs/operations.md); the embedded default serves plain HTTP
+    # on the loopback interface, where a Secure cookie would never be sent back.
+    app.config.setdefault(
+        "SESSION_COOKIE_SECURE", os.environ.get("KEDJA_SECURE_COOKIES", "0") == "1"
+    )
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a long form may take a while
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
