@@ -314,6 +314,8 @@ class _Checker:
             self.check_script_task(el)
         if local == "userTask":
             self.check_forms(el)
+        if local == "eventBasedGateway":
+            self.check_event_gateway(el)
         self.check_loops(el)
         if local == "serviceTask" and (
             el.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS) is None
@@ -371,6 +373,30 @@ class _Checker:
             and parent.get("triggeredByEvent") == "true"
         ):
             self.check_event_subprocess_start(el)
+
+    def check_event_gateway(self, el: etree._Element) -> None:
+        """SpiffWorkflow keeps one timer value per waiting task, and an event-based gateway
+        waits as one task: two timers behind it would overwrite each other."""
+        process = el.getparent()
+        targets = {
+            flow.get("targetRef")
+            for flow in process.iterfind("bpmn:sequenceFlow", NS)
+            if flow.get("sourceRef") == el.get("id")
+        }
+        timers = [
+            t
+            for t in targets
+            if process.find(f"bpmn:intermediateCatchEvent[@id='{t}']/bpmn:timerEventDefinition", NS)
+            is not None
+        ]
+        if len(timers) > 1:
+            self.add(
+                el,
+                f"the event-based gateway waits for {len(timers)} timers "
+                f"({', '.join(sorted(timers))}); SpiffWorkflow 3.2.0 keeps only one timer per "
+                "gateway",
+                "Keep the earliest timer after the gateway and move the others to the branch",
+            )
 
     def check_loops(self, el: etree._Element) -> None:
         multi = el.find("bpmn:multiInstanceLoopCharacteristics", NS)

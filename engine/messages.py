@@ -22,6 +22,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.task import Task
 
@@ -51,31 +52,45 @@ def _evaluate(workflow: BpmnWorkflow, expression: str, context: dict[str, Any]) 
         return None
 
 
+def message_definitions(spec: Any) -> list[MessageEventDefinition]:
+    """The messages a waiting task catches: its own, or, for an event-based gateway (whose
+    event definition is a `MultipleEventDefinition`), each message among the events it
+    waits for."""
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MessageEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+    return []
+
+
 def waiting_subscriptions(workflow: BpmnWorkflow) -> list[Subscription]:
     subs = []
     for task in workflow.event_manager.tasks.values():
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, MessageEventDefinition):
-            continue
-        values, expressions = {}, {}
-        for prop in definition.correlation_properties:
-            expressions[prop.name] = prop.retrieval_expression
-            established = None
-            for key in prop.correlation_keys:
-                established = task.workflow.correlations.get(key, {}).get(prop.name, established)
-            value = (
-                established
-                if established is not None
-                else _evaluate(workflow, prop.retrieval_expression, task.data)
-            )
-            if value is not None:
-                values[prop.name] = value
-        subs.append(
-            Subscription(
-                definition.name, task.task_spec.bpmn_id or task.task_spec.name, values, expressions
-            )
-        )
+        for definition in message_definitions(task.task_spec):
+            subs.append(_subscription(workflow, task, definition))
     return subs
+
+
+def _subscription(
+    workflow: BpmnWorkflow, task: Task, definition: MessageEventDefinition
+) -> Subscription:
+    values, expressions = {}, {}
+    for prop in definition.correlation_properties:
+        expressions[prop.name] = prop.retrieval_expression
+        established = None
+        for key in prop.correlation_keys:
+            established = task.workflow.correlations.get(key, {}).get(prop.name, established)
+        value = (
+            established
+            if established is not None
+            else _evaluate(workflow, prop.retrieval_expression, task.data)
+        )
+        if value is not None:
+            values[prop.name] = value
+    return Subscription(
+        definition.name, task.task_spec.bpmn_id or task.task_spec.name, values, expressions
+    )
 
 
 def flatten_correlations(correlations: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -132,12 +147,11 @@ def deliver(
 ) -> Task:
     """Hand the message to the waiting task; SpiffWorkflow copies the payload into its data."""
     for task in list(workflow.event_manager.tasks.values()):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if (
-            isinstance(definition, MessageEventDefinition)
-            and definition.name == message_name
-            and (task.task_spec.bpmn_id or task.task_spec.name) == element_id
-        ):
+        if (task.task_spec.bpmn_id or task.task_spec.name) != element_id:
+            continue
+        for definition in message_definitions(task.task_spec):
+            if definition.name != message_name:
+                continue
             correlations: dict[str, dict[str, Any]] = {}
             for prop in definition.correlation_properties:
                 value = correlation.get(prop.name)

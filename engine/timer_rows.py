@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -59,11 +60,21 @@ def _due(task: Any, definition: TimerEventDefinition) -> datetime | None:
     return due.astimezone(UTC) if due.tzinfo else due.replace(tzinfo=UTC)
 
 
+def _timer_definition(definition: Any) -> Any:
+    """The timer a waiting task waits for: its own, or the one timer among the events of an
+    event-based gateway (deploy refuses a gateway with more than one: SpiffWorkflow keeps
+    one timer value per task)."""
+    if isinstance(definition, MultipleEventDefinition):
+        timers = [d for d in definition.event_definitions if type(d) in KINDS]
+        return timers[0] if len(timers) == 1 else None
+    return definition
+
+
 def waiting_timers(workflow: BpmnWorkflow) -> frozenset[WaitingTimer]:
     """The instance's waiting timer events (intermediate, boundary, in subprocesses)."""
     found = set()
     for task in workflow.event_manager.tasks.values():
-        definition = getattr(task.task_spec, "event_definition", None)
+        definition = _timer_definition(getattr(task.task_spec, "event_definition", None))
         kind = KINDS.get(type(definition))
         if kind is None:
             continue
