@@ -97,6 +97,12 @@ def example_data(schema: dict[str, Any]) -> Any:
         return False
     if kind == "null":
         return None
-    if schema.get("format") == "date":
-        return "2000-01-01"
+    examples = {
+        "date": "2000-01-01",
+        "date-time": "2000-01-01T08:00:00+01:00",
+        "email": "namn@exempel.se",
+        "uri": "https://exempel.se/",
+    }
+    if schema.get("format") in examples:
+        return examples[schema["format"]]
     return "x" * max(1, schema.get("minLength", 1))

@@ -12,6 +12,7 @@ the loser of the version race is retried automatically while its task is still o
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, NotFound, NotPermitted
 from .history import History, PendingEvent
-from .models import OPEN, HumanTask, TaskCandidate
+from .models import OPEN, HumanTask, ProcessInstance, TaskCandidate
 from .repository import Repository
 from .serialization import StateCodec
 from .steps import StepContext, StepOutcome, StepRunner
@@ -400,6 +401,21 @@ class Tasks:
         if outcome.needs_delivery:
             self._deliver_pending()
         return outcome
+
+    def data(self, task_id: int) -> dict[str, Any]:
+        """The data an open task sees (its own, inside a called process or a multi-instance
+        activity; not the top-level instance's), to pre-fill its form. A copy: changing it
+        changes nothing."""
+        with self.db.read() as session:
+            row = self._row(session, task_id)
+            instance = session.get(ProcessInstance, row.instance_id)
+            workflow = self.steps.load(instance)
+        spiff_id = UUID(row.spiff_task_id)
+        for wf in (workflow, *workflow.subprocesses.values()):
+            task = wf.tasks.get(spiff_id)
+            if task is not None:
+                return copy.deepcopy(dict(task.data))
+        return {}
 
     def _instance_of(self, task_id: int) -> int:
         """Which instance a task belongs to: a fact that never changes, so it is cached."""

@@ -71,7 +71,7 @@ class DecisionRecord(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(30), index=True)
     subject: Mapped[str] = mapped_column(Text)
-    decision: Mapped[str] = mapped_column(String(60))
+    decision: Mapped[str] = mapped_column(Text)
     motivation: Mapped[str] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_at: Mapped[datetime] = mapped_column(DateTime, index=True)

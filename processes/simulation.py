@@ -2,8 +2,9 @@
 
 A process owner wants to see what a diagram will do before it runs for real: which tasks
 appear for whom and when, when reminders and escalations fire, when instances end. The
-simulation copies the database (so nothing real changes), optionally deploys the new
-diagrams into the copy, starts instances with the governance calendar's variables, and then
+simulation copies the database (so nothing real changes; an empty one gets the demo city),
+optionally deploys the new diagrams into the copy, starts instances with the governance
+calendar's variables (with `year_processes`, every yearly process of the city), and then
 moves a simulated clock from timer to timer, firing each. With `auto_complete`, every task is
 completed the moment it appears, with its form's defaults or first valid values; without it,
 nobody acts, which shows the reminders and escalations.
@@ -23,11 +24,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import Actor, Engine, KedjaError, SimulatedClock
+from engine import Actor, Engine, KedjaError, SimulatedClock, ValidationError
 from engine.forms import example_data
 from engine.models import HistoryEvent, ProcessInstance
 
+from . import catalogue, demo
 from .calendar import STOCKHOLM, GovernanceCalendar
+from .governance import open_engine
 
 SIMULATOR = Actor("simulator", admin=True)
 MAX_ROUNDS = 100_000
@@ -64,14 +67,26 @@ def simulate(
     deploy: Iterable[str] = (),
     start_keys: Iterable[tuple[str, dict[str, Any]]] = (),
     auto_complete: bool = False,
+    year_processes: bool = False,
 ) -> list[TimelineEntry]:
     folder = Path(tempfile.mkdtemp(prefix="kedja-simulate-"))
     try:
         url = copy_database(source_url, folder)
         clock = SimulatedClock(datetime.combine(start, datetime.min.time(), tzinfo=STOCKHOLM))
-        engine = Engine(url, clock)
+        engine = open_engine(url, clock)
         try:
-            return _run(engine, clock, start, end, list(deploy), list(start_keys), auto_complete)
+            if demo.is_empty(engine):
+                demo.build(engine, start=False)
+            return _run(
+                engine,
+                clock,
+                start,
+                end,
+                list(deploy),
+                list(start_keys),
+                auto_complete,
+                year_processes,
+            )
         finally:
             engine.close()
     finally:
@@ -86,6 +101,7 @@ def _run(
     deploy: list[str],
     start_keys: list[tuple[str, dict[str, Any]]],
     auto_complete: bool,
+    year_processes: bool = False,
 ) -> list[TimelineEntry]:
     with engine.db.read() as session:
         first_event = (
@@ -96,30 +112,50 @@ def _run(
     variables = GovernanceCalendar().variables(start.year)
     for key, data in start_keys:
         engine.runtime.start(key, {**variables, **data}, SIMULATOR)
+    if year_processes:
+        catalogue.start_year(engine, start.year, SIMULATOR)
     stop = datetime.combine(end, datetime.max.time(), tzinfo=STOCKHOLM)
+    skipped: dict[int, str] = {}
     for _ in range(MAX_ROUNDS):
         if auto_complete:
-            _complete_open_tasks(engine)
+            _complete_open_tasks(engine, skipped)
         due = engine.timers.next_due()
         if due is None or due > stop:
             break
         clock.set(max(due, clock.now()))  # timers already overdue at the start fire at once
         engine.timers.fire_due()
-    return _timeline(engine, first_event)
+    entries = _timeline(engine, first_event)
+    for task_id, reason in skipped.items():
+        task = engine.tasks.get(task_id)
+        entries.append(
+            TimelineEntry(
+                task.created_at.astimezone(STOCKHOLM),
+                f"{task.definition_key}#{task.instance_id}",
+                f"task '{task.name}' left open: its form's example data is not valid ({reason})",
+            )
+        )
+    return entries
 
 
-def _complete_open_tasks(engine: Engine) -> None:
+def _complete_open_tasks(engine: Engine, skipped: dict[int, str]) -> None:
+    """Complete every open task with its form's example data. A task whose form the example
+    data does not satisfy (a conditional requirement, a pattern) is left open and reported in
+    the timeline, so the simulation goes on."""
     for _ in range(MAX_ROUNDS):
         page = engine.tasks.list(limit=100)
-        if not page.items:
+        todo = [t for t in page.items if t.id not in skipped]
+        if not todo:
             return
-        for task in page.items:
+        for task in todo:
             data: dict[str, Any] = {}
             if task.form_schema:
                 definition = engine.repository.get(task.definition_key, task.definition_version)
                 schema = json.loads(engine.repository.form(definition.id, task.form_schema))
                 data = example_data(schema)
-            engine.tasks.complete(task.id, data, SIMULATOR)
+            try:
+                engine.tasks.complete(task.id, data, SIMULATOR)
+            except ValidationError as exc:
+                skipped[task.id] = "; ".join(p.message for p in exc.problems[:3])
 
 
 def _timeline(engine: Engine, after_event: int) -> list[TimelineEntry]:

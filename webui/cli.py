@@ -509,6 +509,11 @@ def timers_cmd(db_url: str | None, out: Output, instance_id: int | None, limit: 
     is_flag=True,
     help="Complete every task as it appears, with its form's defaults.",
 )
+@click.option(
+    "--year-processes",
+    is_flag=True,
+    help="Start every yearly process of the city for the year of --from (as on 1 January).",
+)
 def simulate(
     db_url: str | None,
     out: Output,
@@ -517,6 +522,7 @@ def simulate(
     deploy_paths: tuple[str, ...],
     start_keys: tuple[str, ...],
     auto_complete: bool,
+    year_processes: bool,
 ) -> None:
     """Run the processes over a simulated period on a throwaway copy; print the timeline."""
     from processes.simulation import render
@@ -533,6 +539,7 @@ def simulate(
         deploy=deploy_paths,
         start_keys=starts,
         auto_complete=auto_complete,
+        year_processes=year_processes,
     )
     out.emit(
         [{"at": e.at.isoformat(), "instance": e.instance, "event": e.text} for e in entries],

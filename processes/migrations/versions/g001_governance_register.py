@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=40), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("decision", sa.String(length=60), nullable=False),
+        sa.Column("decision", sa.Text(), nullable=False),
         sa.Column("motivation", sa.Text(), nullable=False),
         sa.Column("decided_by", sa.String(length=120), nullable=True),
         sa.Column("decided_at", sa.DateTime(), nullable=False),
