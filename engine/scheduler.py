@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -49,6 +50,20 @@ class TimerScheduler:
         self._scheduler.start()
         self.timers.steps.on_timers_changed.append(self.timers_changed)
         self.fire()  # whatever fell due while nothing ran, in due order
+
+    def add_daily(self, func: Any, hour: int, minute: int, timezone: Any) -> None:
+        """Run `func` every day at hour:minute in `timezone` (the governance layer starts
+        each year's processes this way). A failure is logged and tried again next day."""
+
+        def guarded() -> None:
+            try:
+                func()
+            except Exception:
+                log.exception("daily job %s failed", getattr(func, "__name__", func))
+
+        self._scheduler.add_job(
+            guarded, "cron", hour=hour, minute=minute, timezone=timezone, coalesce=True
+        )
 
     def stop(self) -> None:
         if self.timers_changed in self.timers.steps.on_timers_changed:

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine import Actor, Engine
 from engine.actors import system_actor
+from engine.clock import to_storage
 from engine.models import ProcessInstance
 from engine.repository import DeployedProcess
 
-from .calendar import GovernanceCalendar
+from .calendar import STOCKHOLM, GovernanceCalendar
+from .models import YearlyStart
 from .roles import LANES
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
@@ -60,6 +63,13 @@ def deploy(engine: Engine, actor: Actor | None = None) -> list[DeployedProcess]:
     return engine.repository.deploy([BPMN_DIR], actor or system_actor())
 
 
+def deployed(engine: Engine) -> bool:
+    """True when every process of the catalogue is deployed (a worker on a database without
+    the city's processes only fires timers)."""
+    keys = {d.key for d in engine.repository.definitions()}
+    return all(entry.key in keys for entry in PROCESSES)
+
+
 def start_data(year: int, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The calendar's variables for `year`, with `data` on top."""
     return {**GovernanceCalendar().variables(year), **(data or {})}
@@ -91,12 +101,55 @@ def started_for(engine: Engine, key: str, year: int) -> int | None:
 
 def start_year(engine: Engine, year: int, actor: Actor | None = None) -> dict[str, int]:
     """Start every yearly process for `year` that has not been started; returns what was
-    started (key -> instance id)."""
+    started (key -> instance id). Safe to call from several workers at once: each process is
+    claimed for the year in its own transaction first, and only the claimant starts it."""
     started = {}
     for entry in PROCESSES:
-        if entry.start == "yearly" and started_for(engine, entry.key, year) is None:
-            started[entry.key] = start(engine, entry.key, year, actor=actor)
+        if entry.start != "yearly" or started_for(engine, entry.key, year) is not None:
+            continue
+        if not _claim(engine, entry.key, year):
+            continue
+        try:
+            instance_id = start(engine, entry.key, year, actor=actor)
+        except Exception:
+            with engine.db.write() as session:  # let a later attempt try again
+                session.execute(
+                    delete(YearlyStart).where(
+                        YearlyStart.key == entry.key, YearlyStart.year == year
+                    )
+                )
+            raise
+        with engine.db.write() as session:
+            session.execute(
+                update(YearlyStart)
+                .where(YearlyStart.key == entry.key, YearlyStart.year == year)
+                .values(instance_id=instance_id)
+            )
+        started[entry.key] = instance_id
     return started
+
+
+def _claim(engine: Engine, key: str, year: int) -> bool:
+    try:
+        with engine.db.write() as session:
+            session.add(YearlyStart(key=key, year=year, claimed_at=to_storage(engine.clock.now())))
+        return True
+    except IntegrityError:
+        return False
+
+
+def schedule_yearly_starts(engine: Engine, scheduler: Any) -> None:
+    """Start this year's processes now if they are not running, and again every night at
+    00:05 Stockholm time (so 1 January starts the new year) — in `kedja serve` and in every
+    `kedja worker`; the claim makes it happen once."""
+
+    def run() -> None:
+        if deployed(engine):
+            start_year(engine, engine.clock.now().astimezone(STOCKHOLM).year)
+
+    if deployed(engine):
+        run()
+    scheduler.add_daily(run, hour=0, minute=5, timezone=STOCKHOLM)
 
 
 def unknown_lanes(path: Path) -> list[str]:

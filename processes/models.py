@@ -189,3 +189,15 @@ class PrizeWinner(Base):
     prize_sum: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(DateTime)
     instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class YearlyStart(Base):
+    """A yearly process claimed for a year, so that several workers starting the year at
+    the same moment start it once."""
+
+    __tablename__ = "yearly_start"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    instance_id: Mapped[int | None] = mapped_column(Integer)

@@ -603,6 +603,7 @@ def serve(
     scheduler = TimerScheduler(engine.timers) if timers else None
     if scheduler is not None:
         scheduler.start()
+        catalogue.schedule_yearly_starts(engine, scheduler)
     click.echo(f"Kedja on http://{host}:{port}/ (database {engine.db.safe_url()})")
     try:
         app.run(host=host, port=port, debug=False, use_reloader=False)
@@ -626,6 +627,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     import threading
 
     from engine.scheduler import TimerScheduler
+    from processes import catalogue
 
     engine = open_engine(db_url)
     scheduler = TimerScheduler(engine.timers, sweep_seconds=sweep)
@@ -633,6 +635,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     scheduler.start()
+    catalogue.schedule_yearly_starts(engine, scheduler)
     click.echo(f"kedja worker firing timers on {engine.db.safe_url()}", err=True)
     stop.wait()
     scheduler.stop()

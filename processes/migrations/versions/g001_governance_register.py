@@ -192,6 +192,14 @@ def upgrade() -> None:
         sa.Column("instance_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("year"),
     )
+    op.create_table(
+        "yearly_start",
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("key", "year"),
+    )
     _immutable_decisions()
 
 
@@ -219,6 +227,7 @@ def _immutable_decisions() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("yearly_start")
     op.drop_table("prize_winner")
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP TRIGGER IF EXISTS decision_record_immutable ON decision_record")
