@@ -12,9 +12,22 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean setup
+.PHONY: run test lint bench clean setup chromium
 
 setup: $(STAMP) $(NODE_STAMP)
+
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download does not work on the project's machines). Installed when missing and possible.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); \
+	  else \
+	    echo "NOTE: $(CHROMIUM) is missing; browser tests are skipped (required with CI=true). Install with: sudo apt-get install chromium"; \
+	  fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check engine processes webui tests bench
 	$(BIN)/ruff format --check engine processes webui tests bench
 
-test: setup lint
+test: setup lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
