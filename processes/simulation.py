@@ -26,14 +26,18 @@ from sqlalchemy import select
 
 from engine import Actor, Engine, KedjaError, SimulatedClock, ValidationError
 from engine.forms import example_data
-from engine.models import HistoryEvent, ProcessInstance
+from engine.models import HistoryEvent, MessageSubscription, ProcessInstance
 
-from . import catalogue, demo
+from . import catalogue, demo, nominations
 from .calendar import STOCKHOLM, GovernanceCalendar
 from .governance import open_engine
 
 SIMULATOR = Actor("simulator", admin=True)
 MAX_ROUNDS = 100_000
+MAX_LOOPS = 5
+DEMO_NOMINATIONS = (("Nattvandrarna i Farsta", "Farsta nattvandrare"),)
+"""One nomination: with example answers every jury member gives every nomination the same
+score, and a tie needs the chair, a person."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,21 @@ def _run(
         catalogue.start_year(engine, start.year, SIMULATOR)
     stop = datetime.combine(end, datetime.max.time(), tzinfo=STOCKHOLM)
     skipped: dict[int, str] = {}
+    rounds: dict[tuple[int, str, str | None], int] = {}
+    nominated = not year_processes
     for _ in range(MAX_ROUNDS):
+        if not nominated and _window_open(engine):
+            _nominate(engine, clock.now().astimezone(STOCKHOLM).year)
+            nominated = True
         if auto_complete:
-            _complete_open_tasks(engine, skipped)
+            _complete_open_tasks(engine, skipped, rounds)
         due = engine.timers.next_due()
+        if year_processes:
+            new_year = _next_new_year(clock.now())
+            if new_year <= stop and (due is None or due >= new_year):
+                clock.set(new_year)  # 00:05 on 1 January, as the workers start the year
+                catalogue.start_year(engine, new_year.year, SIMULATOR)
+                continue
         if due is None or due > stop:
             break
         clock.set(max(due, clock.now()))  # timers already overdue at the start fire at once
@@ -131,31 +146,94 @@ def _run(
             TimelineEntry(
                 task.created_at.astimezone(STOCKHOLM),
                 f"{task.definition_key}#{task.instance_id}",
-                f"task '{task.name}' left open: its form's example data is not valid ({reason})",
+                f"task '{task.name}' left open: {reason}",
             )
         )
     return entries
 
 
-def _complete_open_tasks(engine: Engine, skipped: dict[int, str]) -> None:
-    """Complete every open task with its form's example data. A task whose form the example
-    data does not satisfy (a conditional requirement, a pattern) is left open and reported in
-    the timeline, so the simulation goes on."""
+def _complete_open_tasks(
+    engine: Engine, skipped: dict[int, str], rounds: dict[tuple[int, str, str | None], int]
+) -> None:
+    """Complete every open task: fields the task's data already holds keep their values
+    (a pre-filled table stays as it was), the rest get the form's example data. A task whose
+    form that does not satisfy (a conditional requirement), or that the process sends back
+    round a loop again and again, is left open and reported, so the simulation goes on."""
     for _ in range(MAX_ROUNDS):
         page = engine.tasks.list(limit=100)
         todo = [t for t in page.items if t.id not in skipped]
         if not todo:
             return
         for task in todo:
+            key = (task.instance_id, task.element_id, task.organisation)
+            rounds[key] = rounds.get(key, 0) + 1
+            if rounds[key] > MAX_LOOPS:
+                skipped[task.id] = f"auto-completed {MAX_LOOPS} times and sent back each time"
+                continue
             data: dict[str, Any] = {}
             if task.form_schema:
                 definition = engine.repository.get(task.definition_key, task.definition_version)
                 schema = json.loads(engine.repository.form(definition.id, task.form_schema))
-                data = example_data(schema)
+                data = _fill(schema, engine.tasks.data(task.id))
             try:
                 engine.tasks.complete(task.id, data, SIMULATOR)
             except ValidationError as exc:
-                skipped[task.id] = "; ".join(p.message for p in exc.problems[:3])
+                reason = "; ".join(p.message for p in exc.problems[:3])
+                skipped[task.id] = f"its form's example data is not valid ({reason})"
+
+
+def _next_new_year(now: datetime) -> datetime:
+    local = now.astimezone(STOCKHOLM)
+    return datetime(local.year + 1, 1, 1, 0, 5, tzinfo=STOCKHOLM)
+
+
+def _fill(schema: dict[str, Any], known: Any) -> Any:
+    """What the task already holds where the form has it, example data for the rest
+    (row by row in a table: a pre-filled action plan keeps its rows and gets its answers)."""
+    kind = schema.get("type")
+    if kind == "object" and isinstance(known, dict):
+        props = schema.get("properties", {})
+        result = {}
+        for name, sub in props.items():
+            if name in known:
+                result[name] = _fill(sub, known[name])
+            elif name in schema.get("required", []):
+                result[name] = example_data(sub)
+        return result
+    if kind == "array" and isinstance(known, list) and isinstance(schema.get("items"), dict):
+        return [_fill(schema["items"], row) for row in known] or example_data(schema)
+    if known is None or known == "":
+        return example_data(schema)
+    return known
+
+
+def _window_open(engine: Engine) -> bool:
+    with engine.db.read() as session:
+        return (
+            session.scalar(
+                select(MessageSubscription.id)
+                .where(MessageSubscription.message_name == "nomination")
+                .limit(1)
+            )
+            is not None
+        )
+
+
+def _nominate(engine: Engine, year: int) -> None:
+    """A public nomination, as the prize gets them, so the whole prize runs."""
+    for nominee, organisation in DEMO_NOMINATIONS:
+        nominations.submit(
+            engine,
+            year,
+            {
+                "nominee": nominee,
+                "nominee_organisation": organisation,
+                "description": f"{nominee} gör staden tryggare (simulerad nominering).",
+                "nominator_name": "Simulerad nominerare",
+                "nominator_email": "nominerare@exempel.se",
+                "consent": "ja",
+            },
+        )
 
 
 def _timeline(engine: Engine, after_event: int) -> list[TimelineEntry]:

@@ -113,3 +113,43 @@ def test_auto_complete_fills_forms_and_finishes_the_instance(tmp_path):
     assert "task 'Rapportera T1' completed" in events
     assert events[-1] == "instance completed"
     assert not any("fired" in e and "remind" in e for e in events)
+
+
+def test_a_year_of_the_citys_four_processes(tmp_path):
+    """`kedja simulate --year-processes --auto-complete` over 2026 on an empty database: the
+    demo city is built in the copy and all four processes run from start to end, the tertial
+    loop inside the cycle, the prize from a public nomination to erasure."""
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    result = CliRunner().invoke(
+        cli.main,
+        [
+            "simulate",
+            "--db",
+            url,
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2027-02-28",
+            "--year-processes",
+            "--auto-complete",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.stdout)
+    started = {e["instance"] for e in entries if e["event"] == "instance started"}
+    completed = {e["instance"] for e in entries if e["event"] == "instance completed"}
+    for key in ("plan_cycle", "guideline_revision", "safety_prize"):
+        first = min((i for i in started if i.startswith(key + "#")), key=lambda i: int(i[-1]))
+        assert first in completed, f"{first} did not run to its end"
+    cycle = [e["event"] for e in entries if e["instance"] == "plan_cycle#1"]
+    assert any("Rapportera tertialen" in e for e in cycle)  # the tertial loop, called
+    assert not [e for e in entries if "INCIDENT" in e["event"] or "left open" in e["event"]]
+    assert any(
+        e["instance"].startswith("plan_cycle") and e["at"].startswith("2027-01-01") for e in entries
+    )  # next year's cycle starts on 1 January
+    # The real database was left untouched (empty: no tables with instances).
+    engine = Engine(url)
+    with engine.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0
+    engine.close()
