@@ -599,7 +599,8 @@ def serve(
             catalogue.deploy(engine)
     if deploy_paths:
         engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
-    app = create_app(engine)
+    # On the demo city the sign-in page says the demo password.
+    app = create_app(engine, {"KEDJA_DEMO_HINT": with_demo})
     scheduler = TimerScheduler(engine.timers) if timers else None
     if scheduler is not None:
         scheduler.start()
