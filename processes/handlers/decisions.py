@@ -49,7 +49,12 @@ def register_decision(call: ServiceCall) -> dict[str, Any]:
             "register_decision needs both a decision and a motivation; the decision form "
             "must require them"
         )
-    task = completed_task(call, str(p["task"])) if p.get("task") else None
+    organisation = p.get("organisation")
+    task = (
+        completed_task(call, str(p["task"]), str(organisation) if organisation else None)
+        if p.get("task")
+        else None
+    )
     task_id, decided_by, decided_at = task if task else (None, call.actor_id, call.now)
     year = call.now.year
     prefix = f"{KINDS[kind]} {year}:"

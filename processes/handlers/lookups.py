@@ -21,15 +21,21 @@ def users_with_role(call: ServiceCall, role: str, organisation: str | None) -> l
     return sorted(row[0] for row in call.sql.all(sql, params))
 
 
-def completed_task(call: ServiceCall, element_id: str) -> tuple[int, str | None, Any] | None:
-    """The latest completed human task of this instance with `element_id`: (row id, who
+def completed_task(
+    call: ServiceCall, element_id: str, organisation: str | None = None
+) -> tuple[int, str | None, Any] | None:
+    """The latest completed human task of this instance with `element_id` (for
+    `organisation`, when the same task runs for several organisations at once): (row id, who
     completed it, when)."""
-    row = call.sql.one(
+    sql = (
         "SELECT id, completed_by, completed_at FROM human_task WHERE instance_id = :iid "
-        "AND element_id = :el AND state = 'completed' ORDER BY completed_at DESC, id DESC "
-        "LIMIT 1",
-        {"iid": call.instance_id, "el": element_id},
+        "AND element_id = :el AND state = 'completed'"
     )
+    params: dict[str, Any] = {"iid": call.instance_id, "el": element_id}
+    if organisation is not None:
+        sql += " AND organisation = :org"
+        params["org"] = organisation
+    row = call.sql.one(sql + " ORDER BY completed_at DESC, id DESC LIMIT 1", params)
     if row is None:
         return None
     return row[0], row[1], call.sql.datetime(row[2])
