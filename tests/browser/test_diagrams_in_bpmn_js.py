@@ -24,7 +24,12 @@ IMPORT = """async (xml) => {
   const viewer = new BpmnJS({ container: '#canvas' });
   const result = await viewer.importXML(xml);
   const canvas = viewer.get('canvas');
-  canvas.zoom('fit-viewport');
+  const inner = canvas.viewbox().inner;
+  const box = document.getElementById('canvas');
+  box.style.width = Math.ceil(inner.width + 60) + 'px';
+  box.style.height = Math.ceil(inner.height + 60) + 'px';
+  canvas.resized();
+  canvas.zoom('fit-viewport', 'auto');
   const registry = viewer.get('elementRegistry');
   return {
     warnings: result.warnings.map(w => w.message),
@@ -35,7 +40,7 @@ IMPORT = """async (xml) => {
 
 @pytest.fixture
 def blank(browser):
-    context = browser.new_context(viewport={"width": 1800, "height": 1000})
+    context = browser.new_context(viewport={"width": 1800, "height": 1000}, device_scale_factor=1)
     page = context.new_page()
     page.set_content('<div id="canvas" style="width:1800px;height:1000px"></div>')
     page.add_script_tag(path=str(VIEWER))
