@@ -239,6 +239,9 @@ class StepRunner:
         self.after_advance: list[Callable[[StepContext], None]] = []
         # Told (instance id, new task ids) after each commit that created human tasks.
         self.on_tasks_created: list[Callable[[int, list[int]], None]] = []
+        # Called inside the transaction with the step and the human task rows it created,
+        # so what they write (a "new task" notification) commits with the task itself.
+        self.tasks_created_in_step: list[Callable[[StepContext, list[int]], None]] = []
         # Told the earliest due time after each commit that created or moved a timer.
         self.on_timers_changed: list[Callable[[datetime | None], None]] = []
 
@@ -519,6 +522,9 @@ class StepRunner:
         ctx.created_tasks = sync_tasks(
             tx, head, ctx.definition, wf, self.policy, ctx.now, ctx.events, ctx.mirrored, finished
         )
+        if ctx.created_tasks:
+            for hook in self.tasks_created_in_step:
+                hook(ctx, ctx.created_tasks)
         self._sync_subscriptions(ctx, finished)
         timers = frozenset() if finished else waiting_timers(wf)
         sync_timers(tx, head.id, timers, ctx.timers, ctx.now)
