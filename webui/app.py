@@ -2,8 +2,10 @@
 
 One blueprint per area, each a package with its templates beside it: `auth` (sign-in),
 `tasks` (the task list and forms), `decisions` (the council's items and the register),
-`instances` (a case: diagram, history, tasks), `admin` (status), `public` (pages anyone may
-read: the accessibility statement and the prize nomination form). Every page is
+`instances` (a case: diagram, history, tasks), `overview` (the annual wheel, the tertial
+dashboard, the council's agenda), `account` (a user's settings and calendar feed), `admin`
+(status), `public` (pages anyone may read: the accessibility statement and the prize
+nomination form). Every page is
 server-rendered HTML that works without JavaScript; scripts only add to it.
 """
 
@@ -22,7 +24,16 @@ from engine import Engine
 from . import i18n, security
 from .auth.access import current_actor, login_manager
 
-BLUEPRINTS = ("auth", "public", "tasks", "decisions", "instances", "admin")
+BLUEPRINTS = (
+    "auth",
+    "public",
+    "tasks",
+    "decisions",
+    "instances",
+    "overview",
+    "account",
+    "admin",
+)
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 VENDOR = {
     # Only these npm files are served; node_modules itself is never exposed.
@@ -32,6 +43,8 @@ MENU = (
     ("tasks.index", _l("Uppgifter"), None),
     ("decisions.index", _l("Beslut"), None),
     ("instances.index", _l("Ärenden"), None),
+    ("overview.dashboard", _l("Lägesöversikt"), None),
+    ("overview.wheel", _l("Årshjul"), None),
     ("admin.status", _l("Status"), ("administrator", "auditor", "process_owner")),
 )
 
