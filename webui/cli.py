@@ -643,7 +643,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     engine.close()
 
 
-from webui import governance_cli  # noqa: E402, F401 — registers the governance commands
+from webui import governance_cli, ops_cli  # noqa: E402, F401 — register their commands
 
 if __name__ == "__main__":
     main()
