@@ -22,7 +22,27 @@ NS = {
     "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-FLOW_NODES = ["startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask", "callActivity", "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"]
+FLOW_NODES = [
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "task",
+    "userTask",
+    "manualTask",
+    "scriptTask",
+    "serviceTask",
+    "sendTask",
+    "receiveTask",
+    "businessRuleTask",
+    "callActivity",
+    "subProcess",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+]
 DIAGRAMS = sorted(BPMN_DIR.rglob("*.bpmn"))
 BUNDLE_FILES = {p.relative_to(BPMN_DIR).as_posix() for p in BPMN_DIR.rglob("*") if p.is_file()}
 
