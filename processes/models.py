@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -201,3 +202,80 @@ class YearlyStart(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
     instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Attachment(Base):
+    """A file attached to a task's form (`ui:widget: file`): stored in the database beside
+    the case it belongs to, so it is backed up, migrated and access-checked with it.
+
+    The form value is a reference (`attachment:<id>/<file name>`, see
+    `processes.attachments`), never the file itself, so process data stays small. Who may
+    download it follows who may see the instance's tasks for the same organisation."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(500))  # JSON pointer of the form field
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NotificationPreference(Base):
+    """How a user wants to hear of their work: each notification as it comes, or a weekly
+    digest (Monday 08:00 Stockholm time)."""
+
+    __tablename__ = "notification_preference"
+
+    user_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default="each")  # each | digest
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CalendarToken(Base):
+    """A private, revocable calendar-feed address: only the token's hash is stored."""
+
+    __tablename__ = "calendar_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(120), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TertialReportRow(Base):
+    """One organisation's report in one tertial, as compiled (the dashboard's read model)."""
+
+    __tablename__ = "tertial_report_row"
+    __table_args__ = (UniqueConstraint("year", "tertial", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    tertial: Mapped[str] = mapped_column(String(4))
+    organisation_id: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    traffic_light: Mapped[str | None] = mapped_column(String(10))
+    measures: Mapped[str] = mapped_column(Text)  # JSON: [{"nr", "atgard", "status", "farg", ...}]
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    compiled_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CouncilMeeting(Base):
+    """A meeting of riskhanteringsrådet; items awaiting the council go on the agenda of the
+    next one."""
+
+    __tablename__ = "council_meeting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meets_at: Mapped[datetime] = mapped_column(DateTime, unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))

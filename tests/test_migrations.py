@@ -27,3 +27,61 @@ def test_migrated_schema_matches_the_models(db_url):
 def test_an_unmigrated_database_is_refused_with_what_to_do(db_url):
     with pytest.raises(SchemaOutdated, match="kedja db upgrade"):
         Engine(db_url, auto_upgrade=False)
+
+
+def test_a_database_at_the_first_migration_upgrades_and_its_instances_run(db_url, tmp_path):
+    """A database as the first release left it (engine schema 0001, no governance tables),
+    holding a running instance, is brought to the latest schema by `kedja db upgrade`, and
+    the instance goes on."""
+    from alembic import command
+    from click.testing import CliRunner
+
+    from engine import Actor
+    from engine.migrations import _config
+    from processes.governance import open_engine
+    from tests.diagrams import linear
+    from webui import cli
+
+    admin = Actor("admin", admin=True)
+    engine = Engine(db_url)
+    (tmp_path / "p.bpmn").write_text(linear("gammal", 2).xml(), encoding="utf-8")
+    engine.repository.deploy([tmp_path / "p.bpmn"], admin)
+    iid = engine.runtime.start("gammal", {}, admin).instance_id
+    engine.close()
+    db = Database(db_url)
+    command.downgrade(_config(db.write_engine), "0001")  # back to the first release's schema
+    assert current_revision(db.write_engine) == "0001"
+    db.dispose()
+
+    result = CliRunner().invoke(cli.main, ["db", "upgrade", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    upgraded = open_engine(db_url, auto_upgrade=False)
+    try:
+        for _ in range(2):
+            (task,) = upgraded.tasks.list(instance_id=iid).items
+            upgraded.tasks.complete(task.id, {}, admin)
+        assert upgraded.runtime.get(iid).state == "completed"
+        assert upgraded.verify_history() == []
+    finally:
+        upgraded.close()
+
+
+def test_governance_schema_matches_its_models(db_url):
+    from processes import migrations as governance
+    from processes.models import Base as GovernanceBase
+
+    db = Database(db_url)
+    db.upgrade()
+    governance.upgrade(db.write_engine)
+    with db.write_engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_name": lambda name, type_, parent: (
+                    type_ != "table" or name in GovernanceBase.metadata.tables
+                )
+            },
+        )
+        assert compare_metadata(context, GovernanceBase.metadata) == []
+    assert governance.current_revision(db.write_engine) == governance.head_revision()
+    db.dispose()

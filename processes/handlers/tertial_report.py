@@ -3,9 +3,12 @@ who is missing, and how the measures stand (by status and traffic light)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+from engine.clock import to_storage
 from engine.services import ServiceCall
 
 COLOURS = ("grön", "gul", "röd")
@@ -60,10 +63,52 @@ def compile_report(tertial: str, reports: list[dict[str, Any]]) -> dict[str, Any
 
 
 def compile_tertial_report(call: ServiceCall) -> dict[str, Any]:
+    """The tertial's figures, also kept per organisation in `tertial_report_row` (what the
+    tertial dashboard reads; a recompiled tertial replaces its rows)."""
     tertial = str(call.params["tertial"])
-    result = compile_report(tertial, list(call.params.get("reports") or []))
+    reports = list(call.params.get("reports") or [])
+    result = compile_report(tertial, reports)
+    year = call.params.get("year", call.data.get("year"))
+    if year is not None:
+        _keep_rows(call, int(year), tertial, reports)
     call.record(
         "tertial.compiled",
         {k: result[k] for k in ("tertial", "organisations", "submitted", "late", "missing")},
     )
     return result
+
+
+def _keep_rows(call: ServiceCall, year: int, tertial: str, reports: list[dict[str, Any]]) -> None:
+    call.sql.execute(
+        "DELETE FROM tertial_report_row WHERE year = :y AND tertial = :t", {"y": year, "t": tertial}
+    )
+    call.sql.executemany(
+        "INSERT INTO tertial_report_row (year, tertial, organisation_id, submitted_at, late, "
+        "traffic_light, measures, instance_id, compiled_at) VALUES (:y, :t, :org, :sub, :late, "
+        ":light, :measures, :iid, :at)",
+        [
+            {
+                "y": year,
+                "t": tertial,
+                "org": str(r.get("organisation")),
+                "sub": _instant(r.get("submitted_at")),
+                "late": bool(r.get("late")),
+                "light": r.get("traffic_light"),
+                "measures": json.dumps(r.get("measures") or [], ensure_ascii=False, default=str),
+                "iid": call.instance_id,
+                "at": to_storage(call.now),
+            }
+            for r in reports
+            if r.get("organisation")
+        ],
+    )
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return to_storage(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
