@@ -501,7 +501,9 @@ class StepRunner:
             if spec.bpmn_id is not None and not spec.manual:
                 ctx.record(
                     "element.completed",
-                    {"type": type(spec).__name__},
+                    # The process (diagram) it belongs to: a called process's "start" is not
+                    # the caller's "start".
+                    {"type": type(spec).__name__, "process": task.workflow.spec.name},
                     element_id=spec.bpmn_id,
                     actor="engine",
                 )

@@ -382,7 +382,7 @@ class Tasks:
             ctx.mirrored.close(row.spiff_task_id)
             ctx.record(
                 "task.completed",
-                {"name": row.name, "data": data},
+                {"name": row.name, "data": data, "process": spiff_task.workflow.spec.name},
                 element_id=row.element_id,
                 task_id=task_id,
             )

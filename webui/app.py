@@ -58,6 +58,7 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = security.secret_key(var_dir)
     app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024  # attachments
     app.config.update(config or {})
+    app.config["KEDJA_CONFIG_OVERRIDES"] = dict(config or {})
     security.init_app(app)
     i18n.init_app(app)
     login_manager.init_app(app)

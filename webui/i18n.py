@@ -2,8 +2,10 @@
 
 Message ids are the Swedish text itself, so a template reads as the page a Swedish user sees;
 each blueprint keeps its English catalogue beside it (`<blueprint>/translations/en/…/
-messages.po`), so areas are translated independently. Catalogues are compiled to `.mo` when
-the application starts if the `.po` is newer (no build step to forget).
+messages.po`). Flask-Babel merges them into one catalogue, so one Swedish message has one
+English translation everywhere (a test checks the catalogues agree); where a word means two
+things, a context tells them apart (`pgettext("fält", "Beslut")`). Catalogues are compiled
+to `.mo` when the application starts if the `.po` is newer (no build step to forget).
 
 A signed-in user's language comes from their profile (changeable on every page); otherwise
 from the session, then the browser's preference. Times are stored in UTC and shown in

@@ -44,15 +44,23 @@ def secret_key(var_dir: Path | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    # Behind TLS in production (docs/operations.md); the embedded default serves plain HTTP
-    # on the loopback interface, where a Secure cookie would never be sent back.
-    app.config.setdefault(
-        "SESSION_COOKIE_SECURE", os.environ.get("KEDJA_SECURE_COOKIES", "0") == "1"
-    )
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a long form may take a while
+    # Assigned, not setdefault: Flask's own defaults already hold these keys. A caller's
+    # config (create_app(..., config)) is applied afterwards and may still override them.
+    secure = os.environ.get("KEDJA_SECURE_COOKIES", "0") == "1"
+    overrides = app.config.get("KEDJA_CONFIG_OVERRIDES", {})
+    defaults = {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Behind TLS in production (docs/operations.md); the embedded default serves plain
+        # HTTP on the loopback interface, where a Secure cookie would never be sent back.
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "WTF_CSRF_TIME_LIMIT": None,  # a long form may take a while
+    }
+    for key, value in defaults.items():
+        if key not in overrides:
+            app.config[key] = value
     csrf.init_app(app)
     limiter.init_app(app)
 
