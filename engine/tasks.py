@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -177,32 +178,83 @@ class Tasks:
         instance_id: int | None = None,
         state: str = "open",
         scope: str = "all",
+        definition_key: str | None = None,
+        organisation: str | None = None,
+        due_before: datetime | None = None,
+        newest_due_first: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> Page:
         """Tasks by state; for an actor, only those they may see.
 
         `scope` (with an actor): "mine" — assigned to them; "claimable" — unassigned and they
-        may claim; "all" — both.
+        may claim; "all" — both. Filters: the process, the organisation, due before an
+        instant (overdue: before now). Open tasks are sorted by due date (soonest first, or
+        latest first), undated last.
         """
         query = select(HumanTask)
-        if state != "any":
+        if actor is not None and state == "open":
+            query = query.where(self._visible_open_to(actor, scope))
+        elif state != "any":
             # The literal lets the database use the partial indexes on open tasks (a bound
             # parameter does not prove `state = 'open'` to SQLite's planner).
             query = query.where(OPEN if state == "open" else HumanTask.state == state)
+        if actor is not None and state != "open":
+            query = query.where(self._visible_to(actor, scope))
         if instance_id is not None:
             query = query.where(HumanTask.instance_id == instance_id)
-        if actor is not None:
-            query = query.where(self._visible_to(actor, scope))
+        if definition_key is not None:
+            query = query.where(HumanTask.definition_key == definition_key)
+        if organisation is not None:
+            query = query.where(HumanTask.organisation == organisation)
+        if due_before is not None:
+            query = query.where(HumanTask.due_at < to_storage(due_before))
         with self.db.read() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            order = (
-                (HumanTask.completed_at.desc(), HumanTask.id.desc())
-                if state == "completed"
-                else (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-            )
+            if state == "completed":
+                order = (HumanTask.completed_at.desc(), HumanTask.id.desc())
+            else:
+                due = HumanTask.due_at.desc() if newest_due_first else HumanTask.due_at
+                order = (HumanTask.due_at.is_(None), due, HumanTask.id)
             rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
             return Page([TaskInfo.of(r, self.codec) for r in rows], total, limit, offset)
+
+    def _visible_open_to(self, actor: Actor, scope: str):  # type: ignore[no-untyped-def]
+        """Open tasks the actor may see, as a flat OR whose every term names `state = 'open'`:
+        SQLite then answers each term from its own partial index instead of scanning every
+        open task (bench/tasklist.py: p95 84 ms -> 28 ms for 10,000 open tasks)."""
+        mine = and_(OPEN, HumanTask.assignee == actor.id)
+        unassigned = and_(OPEN, HumanTask.assignee.is_(None))
+        if actor.admin:
+            eligible = [unassigned]
+        else:
+            eligible = [
+                and_(
+                    unassigned,
+                    HumanTask.id.in_(
+                        select(TaskCandidate.task_id).where(
+                            or_(
+                                and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
+                                and_(
+                                    TaskCandidate.kind == "group",
+                                    TaskCandidate.value.in_(actor.roles),
+                                ),
+                            )
+                        )
+                    ),
+                )
+            ]
+            eligible += [
+                and_(unassigned, HumanTask.role == role)
+                if org is None
+                else and_(unassigned, HumanTask.role == role, HumanTask.organisation == org)
+                for role, org in sorted(actor.grants, key=str)
+            ]
+        if scope == "mine":
+            return mine
+        if scope == "claimable":
+            return or_(*eligible)
+        return or_(mine, *eligible)
 
     def _visible_to(self, actor: Actor, scope: str):  # type: ignore[no-untyped-def]
         mine = HumanTask.assignee == actor.id
@@ -246,11 +298,7 @@ class Tasks:
             return True
         if row.assignee is not None:
             return False
-        return (
-            actor.id in json.loads(row.candidate_users)
-            or bool(actor.roles & set(json.loads(row.candidate_groups)))
-            or actor.holds(row.role, row.organisation)
-        )
+        return self._eligible(actor, row)
 
     def _check_may_complete(self, row: Any, actor: Actor) -> None:
         self._check_open(row)
@@ -316,6 +364,46 @@ class Tasks:
                 session, row, kind, actor, {} if claim else {"previous_assignee": previous}, now
             )
             return TaskInfo.of(row, self.codec)
+
+    def delegate(
+        self,
+        task_id: int,
+        to: Actor,
+        actor: Actor,
+        also: Callable[[Session, HumanTask], None] | None = None,
+    ) -> TaskInfo:
+        """Hand an open task to a colleague who could work on it themselves, in one
+        transaction: no moment where a third person can take it, and the history says who
+        handed it to whom (`task.delegated`), not a claim the colleague never made. `also`
+        runs in the same transaction (the caller's "you have a task" notification)."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            row = self._row(session, task_id)
+            self._check_open(row)
+            if not (actor.admin or row.assignee == actor.id or self.may_work_on(actor, row)):
+                raise NotPermitted(f"{actor.id} may not hand over task {task_id}.")
+            if not self._eligible(to, row):
+                raise NotPermitted(
+                    f"{to.id} may not work on task {task_id} (role {row.role}, organisation "
+                    f"{row.organisation}); hand it to someone who may."
+                )
+            previous = row.assignee
+            row.assignee, row.claimed_by, row.claimed_at = to.id, to.id, to_storage(now)
+            self._append(
+                session, row, "task.delegated", actor, {"from": previous, "to": to.id}, now
+            )
+            if also is not None:
+                also(session, row)
+            return TaskInfo.of(row, self.codec)
+
+    def _eligible(self, actor: Actor, row: HumanTask) -> bool:
+        """Whether `actor` could take the task if nobody had it (not merely by being an
+        administrator: an administrator may act on any task but is nobody's colleague)."""
+        return (
+            actor.id in json.loads(row.candidate_users)
+            or bool(actor.roles & set(json.loads(row.candidate_groups)))
+            or actor.holds(row.role, row.organisation)
+        )
 
     def save_draft(self, task_id: int, data: dict[str, Any], actor: Actor) -> TaskInfo:
         """Keep half-filled answers without validating them; the task stays open."""

@@ -3,24 +3,21 @@
 A colleague qualifies if they could work on the task themselves (the same role in the same
 organisation, or a candidate user or group), so a handover never widens who sees a task.
 
-The engine has claim and unclaim but no delegate yet (issue 5 report). A handover done as
-"unclaim, then claim as the colleague" would be two transactions, leave a window where a
-third person takes the task, and put a claim in the history that the colleague never made.
-So it is one transaction here, written the way the engine writes a claim: the task row is
-assigned, and a `task.delegated` event (from, to, by whom) is appended to the instance's
-hash-chained history — which also moves the instance's version, so a step racing the
-handover notices. The colleague gets a notification with a link to the task.
+The handover is the engine's `tasks.delegate`: one transaction that assigns the task and
+records `task.delegated` (from, to, by whom) in the instance's history, so no third person can
+take the task in between and no claim the colleague never made appears. The colleague's
+notification, with a link to the task, is queued in that same transaction.
 """
 
 from __future__ import annotations
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from engine import Actor, Engine
 from engine.clock import to_storage
-from engine.errors import Conflict, NotFound, NotPermitted
-from engine.history import PendingEvent
+from engine.errors import NotFound, NotPermitted
 from engine.models import HumanTask
 from engine.tasks import TaskInfo
 from processes.models import Notification
@@ -68,33 +65,10 @@ def hand_over(engine: Engine, task: TaskInfo, to_user: str, actor: Actor) -> Non
         raise NotPermitted(f"{actor.id} may not hand over task {task.id}.")
     if to_user not in {u.id for u in colleagues(engine, task, actor)}:
         raise NotPermitted(f"{to_user} may not work on task {task.id}.")
+    register = engine.register  # type: ignore[attr-defined]
     now = engine.clock.now()
-    with engine.db.write() as session:
-        row = session.get(HumanTask, task.id)
-        if row is None:
-            raise NotFound(f"There is no task {task.id}.")
-        if row.state != "open":
-            raise Conflict(f"Task {task.id} is no longer open.")
-        if row.assignee not in (task.assignee, to_user):
-            raise Conflict(f"Task {task.id} was claimed by {row.assignee} meanwhile.")
-        previous = row.assignee
-        row.assignee = row.claimed_by = to_user
-        row.claimed_at = to_storage(now)
-        engine.history.append_to_instance(
-            session.connection(),
-            row.instance_id,
-            [
-                PendingEvent(
-                    "task.delegated",
-                    actor.id,
-                    {"from": previous, "to": to_user},
-                    element_id=row.element_id,
-                    task_id=row.id,
-                )
-            ],
-            now,
-        )
-        register = engine.register  # type: ignore[attr-defined]
+
+    def notify(session: Session, row: HumanTask) -> None:
         name = row.name or row.element_id
         with force_locale(register.user(to_user).language):  # the recipient's language
             subject = _("Du har fått en uppgift: %(name)s", name=name)
@@ -118,3 +92,5 @@ def hand_over(engine: Engine, task: TaskInfo, to_user: str, actor: Actor) -> Non
                 attempts=0,
             )
         )
+
+    engine.tasks.delegate(task.id, register.actor(to_user), actor, also=notify)

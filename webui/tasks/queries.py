@@ -1,10 +1,8 @@
 """The task list's query, and the names a task list shows instead of ids.
 
-Without filters the list is exactly `engine.tasks.list(actor=…, scope=…)`: the engine's
-indexed visibility query, sorted by due date. Filters (process, organisation, due) and the
-reversed sort are added to the same visibility condition; the engine's `list` does not take
-them yet (docs: issue 5 report), so this module builds that one query itself from the
-engine's own visibility expression rather than re-stating who may see what.
+The list is `engine.tasks.list(actor=…, scope=…)` with the page's filters: the engine's
+indexed visibility query decides who sees what; this module only turns the page's choices
+(process, organisation, overdue or due within a week, latest due first) into its arguments.
 """
 
 from __future__ import annotations
@@ -13,13 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import get_locale
-from sqlalchemy import func, select
 
 from engine import Actor, Engine
-from engine.clock import to_storage
 from engine.errors import NotFound
-from engine.models import OPEN, HumanTask
-from engine.tasks import Page, TaskInfo
+from engine.tasks import Page
 from processes.catalogue import BY_KEY
 
 SOON = timedelta(days=7)
@@ -41,26 +36,21 @@ class Filters:
 def task_page(
     engine: Engine, actor: Actor, filters: Filters, now: datetime, limit: int, offset: int
 ) -> Page:
-    if filters.plain:
-        return engine.tasks.list(actor=actor, scope=filters.scope, limit=limit, offset=offset)
-    # The engine's visibility condition, so the filtered list shows no task the plain list
-    # would hide (see the module docstring).
-    visible = engine.tasks._visible_to(actor, filters.scope)
-    query = select(HumanTask).where(OPEN, visible)
-    if filters.process:
-        query = query.where(HumanTask.definition_key == filters.process)
-    if filters.organisation:
-        query = query.where(HumanTask.organisation == filters.organisation)
+    due_before = None
     if filters.due == "overdue":
-        query = query.where(HumanTask.due_at < to_storage(now))
+        due_before = now
     elif filters.due == "week":
-        query = query.where(HumanTask.due_at < to_storage(now + SOON))
-    due = HumanTask.due_at.desc() if filters.newest_first else HumanTask.due_at
-    with engine.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ordered = query.order_by(HumanTask.due_at.is_(None), due, HumanTask.id)
-        rows = session.scalars(ordered.limit(limit).offset(offset)).all()
-        return Page([TaskInfo.of(r, engine.tasks.codec) for r in rows], total, limit, offset)
+        due_before = now + SOON
+    return engine.tasks.list(
+        actor=actor,
+        scope=filters.scope,
+        definition_key=filters.process or None,
+        organisation=filters.organisation or None,
+        due_before=due_before,
+        newest_due_first=filters.newest_first,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def process_name(key: str) -> str:
