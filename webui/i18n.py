@@ -14,6 +14,7 @@ Europe/Stockholm.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
+log = logging.getLogger(__name__)
 LANGUAGES = ("sv", "en")
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 WEBUI = Path(__file__).resolve().parent
@@ -42,8 +44,11 @@ def compile_catalogues() -> None:
             continue
         with po.open("rb") as source:
             catalogue = read_po(source)
-        with mo.open("wb") as target:
-            write_mo(target, catalogue)
+        try:
+            with mo.open("wb") as target:
+                write_mo(target, catalogue)
+        except OSError as exc:  # an installed, read-only package ships its compiled .mo
+            log.warning("cannot compile %s (%s); using the shipped catalogue", po, exc)
 
 
 def select_locale() -> str:
