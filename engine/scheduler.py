@@ -65,6 +65,20 @@ class TimerScheduler:
             guarded, "cron", hour=hour, minute=minute, timezone=timezone, coalesce=True
         )
 
+    def add_interval(self, func: Any, seconds: float) -> None:
+        """Run `func` every `seconds` (the governance layer delivers queued mail this way).
+        One run at a time; a failure is logged and tried again at the next interval."""
+
+        def guarded() -> None:
+            try:
+                func()
+            except Exception:
+                log.exception("interval job %s failed", getattr(func, "__name__", func))
+
+        self._scheduler.add_job(
+            guarded, "interval", seconds=seconds, max_instances=1, coalesce=True
+        )
+
     def stop(self) -> None:
         if self.timers_changed in self.timers.steps.on_timers_changed:
             self.timers.steps.on_timers_changed.remove(self.timers_changed)

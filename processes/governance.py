@@ -13,7 +13,7 @@ from typing import Any
 from engine import Engine
 from engine.clock import Clock, SystemClock
 
-from . import migrations
+from . import migrations, notification_rules
 from .handlers import HANDLERS
 from .policy import GovernanceTaskPolicy
 from .register import Register
@@ -40,6 +40,7 @@ def open_engine(
     else:
         check_schema(engine)
     engine.directory = register_of(engine)
+    notification_rules.install(engine)  # "new task" and "decision" notifications
     return engine
 
 

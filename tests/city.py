@@ -23,6 +23,7 @@ from processes.governance import open_engine
 from processes.models import Notification
 
 START = datetime(2026, 1, 1, 8, 0, tzinfo=STOCKHOLM)
+RULE_KINDS = ("task_assigned", "decision_registered")
 
 
 def _instant(when: datetime | str) -> datetime:
@@ -91,9 +92,14 @@ class City:
         """Every decision record, oldest first."""
         return [d.as_dict() for d in reversed(list_decisions(self.engine, limit=10_000))]
 
-    def notifications(self) -> list[dict[str, Any]]:
+    def notifications(self, rules: bool = False) -> list[dict[str, Any]]:
+        """The notifications the diagrams queued (`notify` and friends); with `rules`, also
+        those processes/notification_rules.py adds for every new task and decision."""
         with self.engine.db.read() as session:
-            rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+            query = select(Notification).order_by(Notification.id)
+            if not rules:
+                query = query.where(Notification.kind.not_in(RULE_KINDS))
+            rows = session.scalars(query).all()
             return [
                 {
                     c.name: getattr(r, c.name)

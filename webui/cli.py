@@ -585,6 +585,7 @@ def serve(
     """Serve the web UI (development server; see docs/operations.md for production)."""
     from engine.scheduler import TimerScheduler
     from processes import catalogue, demo
+    from processes.mailer import schedule_delivery
     from webui.app import create_app
 
     engine = open_engine(db_url)
@@ -605,6 +606,7 @@ def serve(
     if scheduler is not None:
         scheduler.start()
         catalogue.schedule_yearly_starts(engine, scheduler)
+        schedule_delivery(engine, scheduler)  # mail the notification outbox
     click.echo(f"Kedja on http://{host}:{port}/ (database {engine.db.safe_url()})")
     try:
         app.run(host=host, port=port, debug=False, use_reloader=False)
@@ -629,6 +631,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
 
     from engine.scheduler import TimerScheduler
     from processes import catalogue
+    from processes.mailer import schedule_delivery
 
     engine = open_engine(db_url)
     scheduler = TimerScheduler(engine.timers, sweep_seconds=sweep)
@@ -637,13 +640,14 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
         signal.signal(sig, lambda *_: stop.set())
     scheduler.start()
     catalogue.schedule_yearly_starts(engine, scheduler)
+    schedule_delivery(engine, scheduler)  # mail the notification outbox
     click.echo(f"kedja worker firing timers on {engine.db.safe_url()}", err=True)
     stop.wait()
     scheduler.stop()
     engine.close()
 
 
-from webui import governance_cli, ops_cli  # noqa: E402, F401 — register their commands
+from webui import governance_cli, notifications_cli, ops_cli  # noqa: E402, F401 — their commands
 
 if __name__ == "__main__":
     main()

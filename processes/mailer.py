@@ -1,0 +1,798 @@
+"""Deliver the notification outbox by e-mail: once each, none lost, each or as a digest.
+
+Notifications are queued in the transaction of the event that causes them (the handlers in
+`processes.handlers`, `processes.notification_rules`, a task handover). This module takes
+them out of the `notification` table and sends them over SMTP. `kedja worker` and `kedja
+serve` run a delivery round every 30 seconds and at 08:00 Stockholm time every day (the
+Monday digest goes out on the minute); `kedja notifications deliver` runs one by hand.
+
+**Once.** Each mail is one database transaction: claim the row (`SELECT … FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so two deliverers never take the same row and neither waits for the
+other; on SQLite the transaction is the single writer, `BEGIN IMMEDIATE`), check it is still
+`queued`, hand the message to the SMTP server, and only after the server accepted it (its
+250 reply to the message data) mark the row `sent` and commit. A second deliverer finds the
+row sent or locked and leaves it. The one window left: if the process dies, or the database
+connection fails, between the server's acceptance and the commit (a few milliseconds), the
+claim rolls back and the next round sends that mail again. Kedja then sends one duplicate,
+never loses one; the copy carries the same Message-ID, so mail systems that fold duplicates
+show it once. Closing that window entirely would need the SMTP server to take part in the
+database transaction, which it cannot.
+
+**None lost.** While the server cannot be reached (refused, timed out, disconnected, failed
+to authenticate) every notification stays `queued`; the rows due in that round get
+`attempts` + 1 and `last_error`, and the mailer backs off: 30 s, 1, 2, 4, 8 minutes, then
+every 15 minutes until the server answers, when the backlog goes out in order. The back-off
+is kept in the delivering process (a restarted worker tries at once). A recipient the server
+refuses is retried likewise; only after a permanent refusal (5xx) five times is the row
+marked `failed` (`kedja notifications` lists it; `kedja notifications retry ID` queues it
+again). A row for a user who is unknown, inactive or has no e-mail address is marked
+`skipped`, because it can never be delivered.
+
+**Each or digest.** `notification_preference.mode`: `each` (the default) sends a mail per
+notification as it comes; `digest` holds a user's notifications and sends them as one mail at
+the first Monday 08:00 Stockholm time after they were queued (the week's items). Mail to an
+e-mail address without an account (a prize nominator) is always sent at once, in Swedish.
+
+**Language.** A mail is written in its recipient's language (`app_user.language`, Swedish or
+English): the greeting, the link text, the digest's heading and the footer. A notification's
+own subject and text are as they were queued — the rules of `processes.notification_rules`
+and a handover write them in the recipient's language, the diagrams' `notify` texts are the
+process owner's Swedish. Every mail has a plain-text part and a simple HTML part, and links
+straight to the task (`KEDJA_BASE_URL` + the notification's link).
+
+Configuration (environment): `KEDJA_SMTP_HOST` (without it nothing is sent and everything
+stays queued), `KEDJA_SMTP_PORT` (default 587 with STARTTLS, else 25), `KEDJA_SMTP_USER`,
+`KEDJA_SMTP_PASSWORD`, `KEDJA_SMTP_STARTTLS` (1/true/yes), `KEDJA_SMTP_TIMEOUT` (seconds,
+default 10), `KEDJA_MAIL_FROM` (default `Kedja <kedja@localhost>`), `KEDJA_BASE_URL` (the web
+UI's address as users reach it; default `http://127.0.0.1:5000`). See docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import smtplib
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine import Engine
+from engine.clock import from_storage, to_storage
+from engine.errors import NotFound, ValidationError
+from engine.models import HumanTask
+
+from .calendar import STOCKHOLM
+from .models import Notification, NotificationPreference, User
+from .notification_rules import MONTHS_EN
+
+log = logging.getLogger(__name__)
+
+MODES = ("each", "digest")
+DIGEST_WEEKDAY = 0  # Monday
+DIGEST_TIME = time(8, 0)
+DELIVERY_SECONDS = 30
+BACKOFF_FIRST = 30.0
+BACKOFF_MAX = 15 * 60.0
+PERMANENT_ATTEMPTS = 5
+ERROR_LENGTH = 1000
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how to send (docs/notifications.md)."""
+
+    host: str | None = None
+    port: int = 25
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    sender: str = "Kedja <kedja@localhost>"
+    base_url: str = "http://127.0.0.1:5000"
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MailSettings:
+        env = os.environ if env is None else env
+        starttls = _flag(env.get("KEDJA_SMTP_STARTTLS"))
+        try:
+            port = int(env.get("KEDJA_SMTP_PORT") or (587 if starttls else 25))
+            timeout = float(env.get("KEDJA_SMTP_TIMEOUT") or 10)
+        except ValueError as exc:
+            raise ValidationError(
+                f"KEDJA_SMTP_PORT and KEDJA_SMTP_TIMEOUT must be numbers: {exc}"
+            ) from exc
+        return cls(
+            host=(env.get("KEDJA_SMTP_HOST") or "").strip() or None,
+            port=port,
+            user=env.get("KEDJA_SMTP_USER") or None,
+            password=env.get("KEDJA_SMTP_PASSWORD") or None,
+            starttls=starttls,
+            sender=env.get("KEDJA_MAIL_FROM") or cls.sender,
+            base_url=(env.get("KEDJA_BASE_URL") or cls.base_url).rstrip("/"),
+            timeout=timeout,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.host is not None
+
+    def absolute(self, link: str | None) -> str | None:
+        """A notification's link (`/uppgifter/12`) as the address a mail reader can open."""
+        if not link:
+            return None
+        return link if "://" in link else self.base_url + "/" + link.lstrip("/")
+
+
+# -- preferences ----------------------------------------------------------------------------
+
+
+def preference(engine: Engine, user_id: str) -> str:
+    """`each` or `digest` (no stored choice: `each`)."""
+    with engine.db.read() as session:
+        row = session.get(NotificationPreference, user_id)
+        return row.mode if row is not None and row.mode in MODES else "each"
+
+
+def set_preference(engine: Engine, user_id: str, mode: str) -> None:
+    if mode not in MODES:
+        raise ValidationError(f"Unknown notification mode {mode!r}; use each or digest.")
+    with engine.db.write() as session:
+        if session.get(User, user_id) is None:
+            raise NotFound(f"There is no user {user_id!r}.")
+        row = session.get(NotificationPreference, user_id)
+        now = to_storage(engine.clock.now())
+        if row is None:
+            session.add(NotificationPreference(user_id=user_id, mode=mode, updated_at=now))
+        else:
+            row.mode, row.updated_at = mode, now
+
+
+# -- the digest's week ----------------------------------------------------------------------
+
+
+def digest_time_at_or_before(instant: datetime) -> datetime:
+    """The latest Monday 08:00 Stockholm time not after `instant` (aware)."""
+    local = instant.astimezone(STOCKHOLM)
+    day = local.date() - timedelta(days=(local.weekday() - DIGEST_WEEKDAY) % 7)
+    candidate = datetime.combine(day, DIGEST_TIME, tzinfo=STOCKHOLM)
+    if candidate > local:
+        candidate = datetime.combine(day - timedelta(days=7), DIGEST_TIME, tzinfo=STOCKHOLM)
+    return candidate
+
+
+def next_digest_time(instant: datetime) -> datetime:
+    """The first Monday 08:00 Stockholm time after `instant`: when what is queued now for a
+    digest reader goes out."""
+    last = digest_time_at_or_before(instant)
+    return datetime.combine(last.date() + timedelta(days=7), DIGEST_TIME, tzinfo=STOCKHOLM)
+
+
+# -- mails ----------------------------------------------------------------------------------
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "sv": {
+        "hello": "Hej {name}!",
+        "hello_anonymous": "Hej!",
+        "open_task": "Öppna uppgiften",
+        "open": "Öppna i Kedja",
+        "closed": "Uppgiften är redan avslutad.",
+        "digest_subject": "Kedja: veckans sammanfattning ({count} meddelanden)",
+        "digest_subject_one": "Kedja: veckans sammanfattning (1 meddelande)",
+        "digest_intro": "Det här hände i dina ärenden i Kedja sedan förra sammanfattningen.",
+        "queued_at": "Meddelande från {when}",
+        "footer": (
+            "Det här meddelandet kommer från Kedja, stadens system för styrprocesserna i det "
+            "brottsförebyggande arbetet, eftersom du har en roll i ärendet. Under "
+            "Inställningar väljer du om du vill få ett mejl för varje händelse eller en "
+            "sammanfattning varje måndag: {settings}"
+        ),
+        "footer_anonymous": (
+            "Det här meddelandet kommer från Kedja, stadens system för styrprocesserna i det "
+            "brottsförebyggande arbetet, med anledning av ett ärende där du har lämnat din "
+            "e-postadress. Svara inte på mejlet."
+        ),
+    },
+    "en": {
+        "hello": "Hello {name},",
+        "hello_anonymous": "Hello,",
+        "open_task": "Open the task",
+        "open": "Open in Kedja",
+        "closed": "The task has already been closed.",
+        "digest_subject": "Kedja: your weekly summary ({count} notifications)",
+        "digest_subject_one": "Kedja: your weekly summary (1 notification)",
+        "digest_intro": "This happened in your cases in Kedja since the last summary.",
+        "queued_at": "Notification of {when}",
+        "footer": (
+            "This message comes from Kedja, the city's system for the governance processes "
+            "of crime prevention, because you have a part in the case. Texts written by the "
+            "processes themselves are in Swedish. Under Settings you choose between a mail "
+            "for each event and a summary every Monday: {settings}"
+        ),
+        "footer_anonymous": (
+            "This message comes from Kedja, the city's system for the governance processes "
+            "of crime prevention. Please do not reply."
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    language: str
+    name: str | None
+    has_account: bool
+
+
+@dataclass(frozen=True)
+class Item:
+    """One notification as a mail shows it."""
+
+    id: int
+    subject: str
+    message: str
+    url: str | None
+    is_task: bool
+    task_closed: bool
+    queued_at: datetime
+
+
+def _when(instant: datetime, language: str) -> str:
+    """`2026-05-07 08:00` in Swedish, `7 May 2026, 08:00` in English (Stockholm time)."""
+    local = instant.astimezone(STOCKHOLM)
+    if language == "en":
+        return f"{local.day} {MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def _link_text(item: Item, texts: dict[str, str]) -> str:
+    return texts["open_task"] if item.is_task else texts["open"]
+
+
+def _text_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> list[str]:
+    lines = []
+    if digest:
+        lines += [item.subject, "-" * min(len(item.subject), 72)]
+        lines.append(texts["queued_at"].format(when=_when(item.queued_at, language)))
+    if item.message:
+        lines.append(item.message)
+    if item.task_closed:
+        lines.append(texts["closed"])
+    if item.url:
+        lines.append(f"{_link_text(item, texts)}: {item.url}")
+    return lines
+
+
+def _html_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> str:
+    parts = []
+    if digest:
+        parts.append(f"<h2>{html.escape(item.subject)}</h2>")
+        parts.append(
+            "<p><small>"
+            + html.escape(texts["queued_at"].format(when=_when(item.queued_at, language)))
+            + "</small></p>"
+        )
+    if item.message:
+        parts.append("<p>" + html.escape(item.message).replace("\n", "<br>\n") + "</p>")
+    if item.task_closed:
+        parts.append(f"<p><em>{html.escape(texts['closed'])}</em></p>")
+    if item.url:
+        parts.append(
+            f'<p><a href="{html.escape(item.url, quote=True)}">'
+            f"{html.escape(_link_text(item, texts))}</a></p>"
+        )
+    return "\n".join(parts)
+
+
+def compose(
+    settings: MailSettings,
+    recipient: Recipient,
+    items: list[Item],
+    now: datetime,
+    *,
+    digest: bool = False,
+) -> EmailMessage:
+    """The mail for one notification, or for a digest of several, in the recipient's
+    language: plain text plus a simple HTML alternative."""
+    language = recipient.language if recipient.language in TEXTS else "sv"
+    texts = TEXTS[language]
+    if digest:
+        subject = (
+            texts["digest_subject_one"]
+            if len(items) == 1
+            else texts["digest_subject"].format(count=len(items))
+        )
+    else:
+        subject = items[0].subject
+    hello = (
+        texts["hello"].format(name=recipient.name) if recipient.name else texts["hello_anonymous"]
+    )
+    footer = (
+        texts["footer"].format(settings=settings.absolute("/konto"))
+        if recipient.has_account
+        else texts["footer_anonymous"]
+    )
+
+    text = [hello, ""]
+    if digest:
+        text += [texts["digest_intro"], ""]
+    else:
+        text += [subject, ""]
+    for item in items:
+        text += [*_text_item(item, texts, language, digest), ""]
+    text += ["-- ", footer, ""]
+
+    body = [f"<p>{html.escape(hello)}</p>"]
+    body.append(
+        f"<p>{html.escape(texts['digest_intro'])}</p>"
+        if digest
+        else f"<h1>{html.escape(subject)}</h1>"
+    )
+    body += [_html_item(item, texts, language, digest) for item in items]
+    body.append(f"<hr>\n<p><small>{html.escape(footer)}</small></p>")
+    page = (
+        f'<!doctype html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(subject)}</title>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.sender
+    message["To"] = (
+        Address(display_name=recipient.name or "", addr_spec=recipient.address)
+        if recipient.name
+        else recipient.address
+    )
+    message["Date"] = format_datetime(now.astimezone(STOCKHOLM))
+    message["Message-ID"] = _message_id(settings, items, digest)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
+    message["X-Kedja-Notification"] = ", ".join(str(item.id) for item in items)
+    message.set_content("\n".join(text))
+    message.add_alternative(page, subtype="html")
+    message["Content-Language"] = language  # after the content, which clears Content-*
+    return message
+
+
+def _message_id(settings: MailSettings, items: list[Item], digest: bool) -> str:
+    """The same notification gets the same Message-ID however often it is sent (the crash
+    window in the module docstring), so a mail system that folds duplicates shows it once."""
+    _, address = parseaddr(settings.sender)
+    domain = address.rpartition("@")[2] or "kedja.invalid"
+    if digest:
+        key = hashlib.sha256(",".join(str(i.id) for i in items).encode()).hexdigest()[:20]
+        return f"<kedja-digest-{key}@{domain}>"
+    return f"<kedja-notification-{items[0].id}@{domain}>"
+
+
+# -- delivery -------------------------------------------------------------------------------
+
+
+class ServerUnavailable(Exception):
+    """The SMTP server cannot take mail now (nothing about one message)."""
+
+
+@dataclass
+class Round:
+    """What one delivery round did."""
+
+    sent: int = 0  # notifications sent (a digest counts each notification in it)
+    mails: int = 0  # mails the SMTP server accepted
+    failed: int = 0  # notifications whose attempt failed this round (they stay queued)
+    given_up: int = 0  # marked `failed` after repeated permanent refusals
+    skipped: int = 0  # marked `skipped`: no address to send to
+    problem: str | None = None  # why the round stopped early, if it did
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One mail to send: a single notification, or one user's due digest."""
+
+    kind: str  # "one" | "digest"
+    key: Any  # notification id | user id
+    ids: tuple[int, ...]
+
+
+PERMANENT_CODES = range(500, 600)
+
+
+def _smtp_code(exc: BaseException) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return min(codes) if codes else None
+    return getattr(exc, "smtp_code", None)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        detail = "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
+        return f"recipient refused: {detail}"[:ERROR_LENGTH]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error
+        text = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
+        return f"{type(exc).__name__}: {exc.smtp_code} {text}"[:ERROR_LENGTH]
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+class Mailer:
+    """Delivers the outbox of one database (see the module docstring). Thread-safe: one
+    round at a time per mailer; any number of mailers, in any number of processes."""
+
+    def __init__(self, engine: Engine, settings: MailSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or MailSettings.from_env()
+        self._lock = threading.Lock()
+        self._server_failures = 0
+        self._server_retry_at: datetime | None = None
+        self._retry_at: dict[tuple[str, Any], tuple[int, datetime]] = {}
+
+    # -- one round ----------------------------------------------------------------------
+
+    def deliver(self) -> Round:
+        """Send everything due now; never raises for an unreachable server."""
+        result = Round()
+        if not self.settings.enabled:
+            result.problem = "KEDJA_SMTP_HOST is not set; notifications stay queued"
+            return result
+        if not self._lock.acquire(blocking=False):
+            result.problem = "a delivery round is already running in this process"
+            return result
+        try:
+            self._round(result)
+        finally:
+            self._lock.release()
+        if result.mails or result.problem:
+            log.info("mail delivery: %s", result.as_dict())
+        return result
+
+    def _round(self, result: Round) -> None:
+        now = self.engine.clock.now()
+        if self._server_retry_at is not None and now < self._server_retry_at:
+            result.problem = (
+                f"the SMTP server failed; next attempt after {self._server_retry_at:%H:%M:%S} UTC"
+            )
+            return
+        units = [u for u in self.due(now) if self._may_try(u, now)]
+        if not units:
+            return
+        try:
+            with self._connection() as smtp:
+                self._server_failures, self._server_retry_at = 0, None
+                for index, unit in enumerate(units):
+                    try:
+                        self._deliver(smtp, unit, result)
+                    except ServerUnavailable as exc:
+                        # This unit's attempt is recorded; the rest wait for the server.
+                        self._server_down(units[index + 1 :], str(exc), result)
+                        return
+                    except Exception as exc:  # a bug or bad data in one row: not the others
+                        log.exception("mail for notification(s) %s failed", unit.ids)
+                        self._failed_unexpectedly(unit, exc, result)
+        except ServerUnavailable as exc:
+            self._server_down(units, str(exc), result)
+
+    def due(self, now: datetime) -> list[Unit]:
+        """What may go out now, oldest first: every queued notification of an `each`
+        reader or an e-mail address, and a digest reader's notifications queued at or
+        before the latest Monday 08:00."""
+        boundary = to_storage(digest_time_at_or_before(now))
+        mode = NotificationPreference.mode
+        query = (
+            select(Notification.id, Notification.recipient, mode)
+            .outerjoin(
+                NotificationPreference, NotificationPreference.user_id == Notification.recipient
+            )
+            .where(Notification.state == "queued")
+            .where(
+                or_(
+                    mode.is_(None),
+                    mode != "digest",
+                    Notification.recipient.is_(None),
+                    Notification.created_at <= boundary,
+                )
+            )
+            .order_by(Notification.id)
+        )
+        with self.engine.db.read() as session:
+            rows = session.execute(query).all()
+        units: list[Unit] = []
+        digests: dict[str, list[int]] = {}
+        for nid, recipient, user_mode in rows:
+            if user_mode == "digest" and recipient is not None:
+                if recipient not in digests:
+                    digests[recipient] = []
+                    units.append(Unit("digest", recipient, ()))
+                digests[recipient].append(nid)
+            else:
+                units.append(Unit("one", nid, (nid,)))
+        return [
+            Unit(u.kind, u.key, tuple(digests[u.key])) if u.kind == "digest" else u for u in units
+        ]
+
+    def _may_try(self, unit: Unit, now: datetime) -> bool:
+        waiting = self._retry_at.get((unit.kind, unit.key))
+        return waiting is None or waiting[1] <= now
+
+    # -- the server ---------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[smtplib.SMTP]:
+        s = self.settings
+        try:
+            smtp = smtplib.SMTP(s.host or "", s.port, timeout=s.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ServerUnavailable(_describe(exc)) from exc
+        try:
+            try:
+                smtp.ehlo()
+                if s.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if s.user:
+                    smtp.login(s.user, s.password or "")
+            except (OSError, smtplib.SMTPException) as exc:
+                raise ServerUnavailable(_describe(exc)) from exc
+            yield smtp
+        finally:
+            with suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+            with suppress(OSError):
+                smtp.close()
+
+    def _server_down(self, units: list[Unit], error: str, result: Round) -> None:
+        """Record the failed attempt on every notification that was due, and back off."""
+        ids = [nid for unit in units for nid in unit.ids]
+        if ids:
+            with self.engine.db.write() as session:
+                for start in range(0, len(ids), 500):
+                    session.execute(
+                        update(Notification)
+                        .where(
+                            Notification.id.in_(ids[start : start + 500]),
+                            Notification.state == "queued",
+                        )
+                        .values(attempts=Notification.attempts + 1, last_error=error)
+                    )
+        result.failed += len(ids)
+        self._server_failures += 1
+        delay = min(BACKOFF_FIRST * 2 ** (self._server_failures - 1), BACKOFF_MAX)
+        self._server_retry_at = self.engine.clock.now() + timedelta(seconds=delay)
+        result.problem = f"SMTP server unavailable ({error}); retrying in {delay:.0f} s"
+        log.warning("mail delivery: %s", result.problem)
+
+    def _failed_unexpectedly(self, unit: Unit, exc: BaseException, result: Round) -> None:
+        """Record an unexpected error on the unit's rows (they stay queued) and back off."""
+        with self.engine.db.write() as session:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(unit.ids), Notification.state == "queued")
+                .values(attempts=Notification.attempts + 1, last_error=_describe(exc))
+            )
+        result.failed += len(unit.ids)
+        self._back_off(unit)
+
+    def _back_off(self, unit: Unit) -> None:
+        failures = self._retry_at.get((unit.kind, unit.key), (0, None))[0] + 1
+        delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
+        self._retry_at[(unit.kind, unit.key)] = (
+            failures,
+            self.engine.clock.now() + timedelta(seconds=delay),
+        )
+
+    # -- one mail -----------------------------------------------------------------------
+
+    def _deliver(self, smtp: smtplib.SMTP, unit: Unit, result: Round) -> None:
+        """Claim, send and mark one unit in one transaction (see the module docstring)."""
+        server_error: str | None = None
+        with self.engine.db.write() as session:
+            rows = self._claim(session, unit)
+            if not rows:
+                return  # sent or taken by another deliverer meanwhile
+            recipient = self._recipient(session, rows[0])
+            if recipient is None:
+                for row in rows:
+                    row.state = "skipped"
+                    row.last_error = "no active user with an e-mail address to send it to"
+                result.skipped += len(rows)
+                return
+            now = self.engine.clock.now()
+            mail = compose(
+                self.settings,
+                recipient,
+                [self._item(session, row) for row in rows],
+                now,
+                digest=unit.kind == "digest",
+            )
+            try:
+                smtp.send_message(mail, to_addrs=[recipient.address])
+            except (
+                smtplib.SMTPRecipientsRefused,
+                smtplib.SMTPDataError,
+            ) as exc:  # about this message: retry it later, give up on a lasting refusal
+                self._refused(unit, rows, exc, result)
+                return
+            except (OSError, smtplib.SMTPException) as exc:  # about the server
+                server_error = _describe(exc)
+                for row in rows:
+                    row.attempts += 1
+                    row.last_error = server_error
+                result.failed += len(rows)
+            else:
+                sent_at = to_storage(now)
+                for row in rows:
+                    row.state, row.sent_at, row.attempts = "sent", sent_at, row.attempts + 1
+                result.sent += len(rows)
+                result.mails += 1
+                self._retry_at.pop((unit.kind, unit.key), None)
+        if server_error is not None:
+            raise ServerUnavailable(server_error)
+
+    def _claim(self, session: Session, unit: Unit) -> list[Notification]:
+        """Lock the unit's rows that are still queued; rows another deliverer holds are
+        skipped (PostgreSQL), on SQLite this transaction is the only writer."""
+        if unit.kind == "one":
+            query = select(Notification).where(
+                Notification.id == unit.key, Notification.state == "queued"
+            )
+            return list(session.scalars(query.with_for_update(skip_locked=True)))
+        # A digest: the reader's preference row is the lock for their whole digest, so two
+        # deliverers never split one week into two mails.
+        held = session.scalar(
+            select(NotificationPreference.user_id)
+            .where(
+                NotificationPreference.user_id == unit.key,
+                NotificationPreference.mode == "digest",
+            )
+            .with_for_update(skip_locked=True)
+        )
+        if held is None:
+            return []
+        query = (
+            select(Notification)
+            .where(Notification.id.in_(unit.ids), Notification.state == "queued")
+            .order_by(Notification.created_at, Notification.id)
+        )
+        return list(session.scalars(query.with_for_update(skip_locked=True)))
+
+    def _recipient(self, session: Session, row: Notification) -> Recipient | None:
+        if row.recipient is None:
+            # An address without an account (a prize nominator): Swedish, the city's language.
+            return Recipient(row.email, "sv", None, False) if row.email else None
+        user = session.get(User, row.recipient)
+        if user is None or not user.active or not (user.email or "").strip():
+            return None
+        language = user.language if user.language in TEXTS else "sv"
+        return Recipient(user.email.strip(), language, user.name, True)  # type: ignore[union-attr]
+
+    def _item(self, session: Session, row: Notification) -> Item:
+        closed = False
+        if row.task_id is not None:
+            state = session.scalar(select(HumanTask.state).where(HumanTask.id == row.task_id))
+            closed = state is not None and state != "open"
+        return Item(
+            row.id,
+            row.subject,
+            row.message or "",
+            self.settings.absolute(row.link),
+            bool(row.link and row.link.startswith("/uppgifter/")),
+            closed,
+            from_storage(row.created_at),  # type: ignore[arg-type]
+        )
+
+    def _refused(
+        self, unit: Unit, rows: list[Notification], exc: BaseException, result: Round
+    ) -> None:
+        """The server refused this message (not the connection): try it again later; a
+        permanent refusal (5xx) that persists gives up after a few attempts."""
+        error = _describe(exc)
+        code = _smtp_code(exc)
+        permanent = code in PERMANENT_CODES
+        for row in rows:
+            row.attempts += 1
+            row.last_error = error
+            if permanent and row.attempts >= PERMANENT_ATTEMPTS:
+                row.state = "failed"
+                result.given_up += 1
+            else:
+                result.failed += 1
+        self._back_off(unit)
+        log.warning("mail for notification(s) %s refused: %s", unit.ids, error)
+
+
+# -- running it -----------------------------------------------------------------------------
+
+
+def schedule_delivery(
+    engine: Engine, scheduler: Any, settings: MailSettings | None = None
+) -> Mailer | None:
+    """Deliver every 30 seconds and at 08:00 Stockholm time every day (on Mondays the
+    digests are due then) in this process's scheduler — `kedja worker` and `kedja serve`.
+    Without `KEDJA_SMTP_HOST` nothing is scheduled and notifications wait in the outbox."""
+    mailer = Mailer(engine, settings)
+    if not mailer.settings.enabled:
+        log.warning("KEDJA_SMTP_HOST is not set: notifications are queued but not mailed")
+        return None
+    scheduler.add_interval(mailer.deliver, DELIVERY_SECONDS)
+    scheduler.add_daily(
+        mailer.deliver, hour=DIGEST_TIME.hour, minute=DIGEST_TIME.minute, timezone=STOCKHOLM
+    )
+    return mailer
+
+
+# -- the outbox, for administrators ---------------------------------------------------------
+
+
+def outbox(
+    engine: Engine, *, state: str | None = None, recipient: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Notifications, newest first, as dicts (the `kedja notifications` listing)."""
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if state:
+        query = query.where(Notification.state == state)
+    if recipient:
+        query = query.where(
+            or_(Notification.recipient == recipient, Notification.email == recipient)
+        )
+    with engine.db.read() as session:
+        return [
+            {
+                "id": r.id,
+                "created_at": from_storage(r.created_at),
+                "recipient": r.recipient or r.email,
+                "kind": r.kind,
+                "subject": r.subject,
+                "link": r.link,
+                "state": r.state,
+                "attempts": r.attempts,
+                "sent_at": from_storage(r.sent_at),
+                "last_error": r.last_error,
+            }
+            for r in session.scalars(query)
+        ]
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """How many notifications are in each state."""
+    with engine.db.read() as session:
+        rows = session.execute(
+            select(Notification.state, func.count()).group_by(Notification.state)
+        ).all()
+    return {state: count for state, count in rows}
+
+
+def requeue(engine: Engine, ids: list[int]) -> int:
+    """Put failed or skipped notifications back in the queue (after fixing an address)."""
+    with engine.db.write() as session:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.state.in_(("failed", "skipped")))
+            .values(state="queued")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,140 @@
+"""A user's own settings (`/konto`): how they hear of their work (a mail per notification,
+or a weekly digest on Mondays at 08:00), their language, and their private calendar feed.
+
+The calendar feed is served at `/kalender/<token>.ics` without signing in — calendar programs
+cannot sign in — so the random token in the address is the credential (`tokens`). The
+settings page creates one (shown once: only its hash is stored), replaces it, or revokes it;
+a revoked or unknown token gets 404.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from engine.errors import NotFound
+from processes import mailer
+from webui.auth.access import engine, login_required
+from webui.security import limiter
+
+from . import tokens
+from .feed import FeedBuilder
+
+bp = Blueprint("account", __name__, url_prefix="/konto", template_folder="templates")
+LANGUAGES = ("sv", "en")
+
+
+def _base_url() -> str:
+    """The address users reach Kedja at: KEDJA_BASE_URL (what mails link to), else this
+    request's."""
+    return (os.environ.get("KEDJA_BASE_URL") or request.host_url).rstrip("/")
+
+
+def _page(status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
+    eng = engine()
+    user = eng.register.user(current_user.id)  # type: ignore[attr-defined]
+    values = {
+        "mode": mailer.preference(eng, user.id),
+        "language": user.language if user.language in LANGUAGES else "sv",
+    }
+    context = {
+        "user": user,
+        "values": values,
+        "errors": {},
+        "calendar": tokens.active(eng, user.id),
+        "new_url": None,
+        **extra,
+    }
+    if extra.get("submitted"):
+        context["values"] = {**values, **extra["submitted"]}
+    return render_template("account/settings.html", **context), status
+
+
+@bp.get("")
+@bp.get("/")
+@login_required
+def settings():  # type: ignore[no-untyped-def]
+    return _page()
+
+
+@bp.post("")
+@bp.post("/")
+@login_required
+def save():  # type: ignore[no-untyped-def]
+    mode = request.form.get("mode", "")
+    language = request.form.get("language", "")
+    errors = {}
+    if mode not in mailer.MODES:
+        errors["mode-each"] = _("Välj hur du vill få dina aviseringar.")
+    if language not in LANGUAGES:
+        errors["language-sv"] = _("Välj språk.")
+    if errors:
+        return _page(400, errors=errors, submitted={"mode": mode, "language": language})
+    eng = engine()
+    mailer.set_preference(eng, current_user.id, mode)
+    eng.register.set_language(current_user.id, language)  # type: ignore[attr-defined]
+    session["language"] = language
+    with force_locale(language):  # the next page is in the chosen language
+        flash(_("Dina inställningar är sparade."), "success")
+    return redirect(url_for(".settings"))
+
+
+@bp.post("/kalender/ny")
+@login_required
+def new_calendar():  # type: ignore[no-untyped-def]
+    """Create (or replace) the calendar address and show it, this once."""
+    token = tokens.create(engine(), current_user.id)
+    url = _base_url() + url_for(".feed", token=token)
+    return _page(new_url=url)
+
+
+@bp.post("/kalender/aterkalla")
+@login_required
+def revoke_calendar():  # type: ignore[no-untyped-def]
+    if tokens.revoke(engine(), current_user.id):
+        flash(_("Kalenderadressen är återkallad. Den fungerar inte längre."), "success")
+    return redirect(url_for(".settings") + "#kalender")
+
+
+@limiter.limit("60 per minute")
+def feed(token: str):  # type: ignore[no-untyped-def]
+    """The calendar feed; no sign-in, the token is the credential (see `tokens`)."""
+    eng = engine()
+    user_id = tokens.user_for(eng, token)
+    if user_id is None:
+        abort(404)
+    try:
+        user = eng.register.user(user_id)  # type: ignore[attr-defined]
+    except NotFound:
+        abort(404)
+    body = FeedBuilder(eng, _base_url(), eng.clock.now()).build(user)
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": 'inline; filename="kedja.ics"',
+            "Cache-Control": "private, no-cache",
+            "X-Robots-Tag": "noindex",
+        },
+    )
+
+
+@bp.record_once
+def _feed_route(state: Any) -> None:
+    # The feed's address is /kalender/<token>.ics, outside the blueprint's /konto prefix.
+    state.app.add_url_rule("/kalender/<token>.ics", endpoint="account.feed", view_func=feed)
