@@ -11,6 +11,11 @@ at 08:00 there; the engine stores and compares UTC.
 
 Defaults follow docs/domain.md (tertials per 30 April, 31 August and 31 December; reports due
 15 May, 15 September and 15 February); every date can be overridden per year.
+
+Riskhanteringsrådet meets on fixed weekdays rather than fixed dates: by default the second
+Tuesday of February, April, June, September, November and December at 13:00 (after each
+tertial report is due, before the summer and before the year's end). An administrator adds
+further meetings in the web UI (`processes.agenda`); these rules give the default ones.
 """
 
 from __future__ import annotations
@@ -51,6 +56,18 @@ class CalendarRules:
     prize_nominations_close: tuple[int, int] = (4, 30)
     prize_ceremony: tuple[int, int] = (11, 15)
     survey_first_year: int = 2017  # trygghetsmätningen: every third year
+    # The council's meetings: (month, which weekday of the month (1 = the first), weekday
+    # (0 = Monday)), at `council_meeting_time` Stockholm time; a meeting day that is not a
+    # working day moves to the next working day.
+    council_meetings: tuple[tuple[int, int, int], ...] = (
+        (2, 2, 1),
+        (4, 2, 1),
+        (6, 2, 1),
+        (9, 2, 1),
+        (11, 2, 1),
+        (12, 2, 1),
+    )
+    council_meeting_time: tuple[int, int] = (13, 0)
     overrides: dict[int, dict[str, object]] = field(default_factory=dict)
 
     def for_year(self, year: int) -> CalendarRules:
@@ -128,6 +145,22 @@ class GovernanceCalendar:
             "nominations_close": date(year, *rules.prize_nominations_close),
             "ceremony": next_working_day(date(year, *rules.prize_ceremony)),
         }
+
+    def council_meetings(self, year: int) -> list[datetime]:
+        """The council's default meetings in `year`, as Stockholm-time instants in date
+        order (the agenda adds the meetings an administrator has added)."""
+        rules = self.rules.for_year(year)
+        hour, minute = rules.council_meeting_time
+        result = []
+        for month, nth, weekday in rules.council_meetings:
+            first = date(year, month, 1)
+            day = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+            if day.month != month:  # a fifth weekday the month lacks: its last one
+                day -= timedelta(days=7)
+            result.append(
+                datetime.combine(next_working_day(day), time(hour, minute), tzinfo=STOCKHOLM)
+            )
+        return sorted(result)
 
     def is_survey_year(self, year: int) -> bool:
         first = self.rules.for_year(year).survey_first_year

@@ -43,7 +43,21 @@ MENU = (
     ("tasks.index", _l("Uppgifter"), None),
     ("decisions.index", _l("Beslut"), None),
     ("instances.index", _l("Ärenden"), None),
-    ("overview.dashboard", _l("Lägesöversikt"), None),
+    (
+        "overview.dashboard",
+        _l("Lägesöversikt"),
+        (
+            "coordinator",
+            "council",
+            "council_secretary",
+            "city_director",
+            "security_chief",
+            "auditor",
+            "responsible",
+            "head",
+        ),
+    ),
+    ("overview.agenda", _l("Dagordning"), ("council", "council_secretary", "coordinator")),
     ("overview.wheel", _l("Årshjul"), None),
     ("admin.status", _l("Status"), ("administrator", "auditor", "process_owner")),
 )
@@ -66,6 +80,8 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
         module = _blueprint_module(name)
         if module is not None:
             app.register_blueprint(module.bp)
+
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     @app.context_processor
     def _menu() -> dict[str, Any]:
