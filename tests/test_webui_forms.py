@@ -331,17 +331,29 @@ def test_every_process_form_renders_accessibly_and_reads_back_what_it_shows(
     assert data == forms.overlay_readonly(root, values, answers)
 
 
-@pytest.mark.parametrize("schema_path", FORMS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def _example_is_valid(schema_path: Path) -> bool:
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    try:
+        engine_forms.validate(json.dumps(schema), engine_forms.example_data(schema), "x")
+    except Exception:
+        return False
+    return True
+
+
+# Forms with conditional requirements (if/then) have no valid example answers on their own;
+# the round trip above covers them with answers to every field.
+EXAMPLE_VALID = [p for p in FORMS if _example_is_valid(p)]
+
+
+@pytest.mark.parametrize(
+    "schema_path", EXAMPLE_VALID, ids=lambda p: f"{p.parent.parent.name}/{p.name}"
+)
 def test_valid_answers_stay_valid_through_the_form(schema_path: Path) -> None:
-    """The answers a simulation gives (where they are valid) pass the engine's validation
-    after going through the form."""
+    """The answers a simulation gives pass the engine's validation after going through the
+    form."""
     schema, ui = load(schema_path)
     root = forms.build(schema, ui)
     example = engine_forms.example_data(schema)
-    try:
-        engine_forms.validate(json.dumps(schema), example, schema_path.name)
-    except Exception:
-        pytest.skip("the schema's example answers are not valid on their own")
     _values, data = round_trip(root, example)
     engine_forms.validate(json.dumps(schema), data, schema_path.name)
 
