@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/history_growth.py
 	$(BIN)/python bench/timer_precision.py
+	$(BIN)/python bench/tasklist.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache
