@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,19 +70,28 @@ def pg_server() -> Iterator[str]:
                 f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}: {problem}"
             )
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
-    name = f"kedja_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with pg_database("kedja_test") as url:
+        yield url
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration; dropped afterwards (connections
+    still open to it are ended first)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def _reset_pg(url: str) -> None:

@@ -3,16 +3,15 @@ tasks and an audit chain that verifies; a restore never lands on a database in u
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from engine.models import HumanTask, ProcessInstance
 from processes.governance import open_engine
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import pg_database
 from webui import cli
 
 
@@ -24,18 +23,8 @@ def source_and_empty(request, tmp_path) -> Iterator[tuple[object, str]]:
         yield city, f"sqlite:///{tmp_path / 'restored.sqlite'}"
         return
     city = request.getfixturevalue("city_pg")
-    name = f"kedja_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield city, PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with pg_database("kedja_restore") as url:
+        yield city, url
 
 
 def _snapshot(engine) -> tuple[list, list]:
