@@ -101,32 +101,43 @@ def started_for(engine: Engine, key: str, year: int) -> int | None:
 
 def start_year(engine: Engine, year: int, actor: Actor | None = None) -> dict[str, int]:
     """Start every yearly process for `year` that has not been started; returns what was
-    started (key -> instance id). Safe to call from several workers at once: each process is
-    claimed for the year in its own transaction first, and only the claimant starts it."""
+    started (key -> instance id). Safe to call from several workers at once (`start_once`)."""
     started = {}
     for entry in PROCESSES:
-        if entry.start != "yearly" or started_for(engine, entry.key, year) is not None:
-            continue
-        if not _claim(engine, entry.key, year):
-            continue
-        try:
-            instance_id = start(engine, entry.key, year, actor=actor)
-        except Exception:
-            with engine.db.write() as session:  # let a later attempt try again
-                session.execute(
-                    delete(YearlyStart).where(
-                        YearlyStart.key == entry.key, YearlyStart.year == year
-                    )
-                )
-            raise
-        with engine.db.write() as session:
-            session.execute(
-                update(YearlyStart)
-                .where(YearlyStart.key == entry.key, YearlyStart.year == year)
-                .values(instance_id=instance_id)
-            )
-        started[entry.key] = instance_id
+        if entry.start == "yearly":
+            instance_id = start_once(engine, entry.key, year, actor=actor)
+            if instance_id is not None:
+                started[entry.key] = instance_id
     return started
+
+
+def start_once(
+    engine: Engine,
+    key: str,
+    year: int,
+    data: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> int | None:
+    """Start the yearly process `key` for `year` unless it is started already; returns the
+    new instance's id, or None if it was. The process is claimed for the year in its own
+    transaction first, and only the claimant starts it, so racing callers start it once."""
+    if started_for(engine, key, year) is not None or not _claim(engine, key, year):
+        return None
+    try:
+        instance_id = start(engine, key, year, data, actor=actor)
+    except Exception:
+        with engine.db.write() as session:  # let a later attempt try again
+            session.execute(
+                delete(YearlyStart).where(YearlyStart.key == key, YearlyStart.year == year)
+            )
+        raise
+    with engine.db.write() as session:
+        session.execute(
+            update(YearlyStart)
+            .where(YearlyStart.key == key, YearlyStart.year == year)
+            .values(instance_id=instance_id)
+        )
+    return instance_id
 
 
 def _claim(engine: Engine, key: str, year: int) -> bool:

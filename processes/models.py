@@ -279,3 +279,19 @@ class CouncilMeeting(Base):
     meets_at: Mapped[datetime] = mapped_column(DateTime, unique=True)
     title: Mapped[str] = mapped_column(String(200))
     location: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(Base):
+    """A personal API token for the REST API (/api/v1): it acts as its user, with the same
+    permissions. Only the token's SHA-256 is stored, so a copy of the database opens
+    nothing; the token is shown once, when it is created."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(120), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -23,7 +23,7 @@ def sees_every_case(actor: Actor) -> bool:
     return actor.admin or any(org is None for _role, org in actor.grants)
 
 
-def _task_visible_to(actor: Actor) -> Any:
+def task_visible_to(actor: Actor) -> Any:
     """A condition on `human_task`: the actor may see this task, whatever its state.
 
     Wider than "may work on it now": a task a colleague in my organisation has claimed or
@@ -57,7 +57,7 @@ def may_see_case(engine: Engine, actor: Actor, instance_id: int) -> bool:
     with engine.db.read() as session:
         found = session.scalar(
             select(HumanTask.id)
-            .where(HumanTask.instance_id == instance_id, _task_visible_to(actor))
+            .where(HumanTask.instance_id == instance_id, task_visible_to(actor))
             .limit(1)
         )
     return found is not None
@@ -73,7 +73,7 @@ def visible_case_ids(
     if not sees_every_case(actor):
         query = query.where(
             ProcessInstance.id.in_(
-                select(HumanTask.instance_id).where(_task_visible_to(actor)).distinct()
+                select(HumanTask.instance_id).where(task_visible_to(actor)).distinct()
             )
         )
     with engine.db.read() as session:
