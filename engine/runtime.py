@@ -116,9 +116,9 @@ class Runtime:
 
         return self._run(instance_id, refresh, actor or system_actor())
 
-    def retry(self, instance_id: int, actor: Actor) -> StepOutcome:
+    def retry(self, instance_id: int, actor: Actor, reason: str = "") -> StepOutcome:
         """Resolve the open incidents and continue; the incident stays open (its attempts
-        counted) if it fails again."""
+        counted) if it fails again. `reason` goes into the history with the retry."""
 
         def resolve(ctx: StepContext) -> None:
             params = {"iid": ctx.instance.id, "at": to_storage(ctx.now), "by": actor.id}
@@ -137,7 +137,7 @@ class Runtime:
                 params,
             )
             ctx.instance.open_incidents = 0
-            ctx.record("incident.retried", {"incidents": ids})
+            ctx.record("incident.retried", {"incidents": ids, "reason": reason})
             ctx.workflow.refresh_timers()
 
         return self._run(instance_id, resolve, actor, keep_on_failure=False)

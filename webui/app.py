@@ -3,7 +3,8 @@
 One blueprint per area, each a package with its templates beside it: `auth` (sign-in),
 `tasks` (the task list and forms), `decisions` (the council's items and the register),
 `instances` (a case: diagram, history, tasks), `overview` (the annual wheel, the tertial
-dashboard, the council's agenda), `account` (a user's settings and calendar feed), `admin`
+dashboard, the council's agenda), `account` (a user's settings and calendar feed),
+`modeller` (process owners edit, check and deploy diagrams), `admin`
 (status), `public` (pages anyone may read: the accessibility statement and the prize
 nomination form). Every page is
 server-rendered HTML that works without JavaScript; scripts only add to it.
@@ -21,7 +22,7 @@ from flask_login import current_user
 
 from engine import Engine
 
-from . import i18n, security
+from . import i18n, observability, security
 from .auth.access import current_actor, login_manager
 
 BLUEPRINTS = (
@@ -32,7 +33,9 @@ BLUEPRINTS = (
     "instances",
     "overview",
     "account",
+    "modeller",
     "admin",
+    "api",
 )
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 VENDOR = {
@@ -59,6 +62,8 @@ MENU = (
     ),
     ("overview.agenda", _l("Dagordning"), ("council", "council_secretary", "coordinator")),
     ("overview.wheel", _l("Årshjul"), None),
+    ("modeller.index", _l("Modellera"), ("process_owner", "administrator")),
+    ("admin.cockpit", _l("Driftöversikt"), ("administrator",)),
     ("admin.status", _l("Status"), ("administrator", "auditor", "process_owner")),
 )
 
@@ -74,6 +79,7 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.config["KEDJA_CONFIG_OVERRIDES"] = dict(config or {})
     security.init_app(app)
+    observability.init_app(app)
     i18n.init_app(app)
     login_manager.init_app(app)
     for name in BLUEPRINTS:

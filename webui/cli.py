@@ -573,6 +573,13 @@ def simulate(
     help="On an empty database, create the demo city first (what `make run` does); otherwise "
     "deploy the city's diagrams if they changed.",
 )
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve under gunicorn with JSON logs and /metrics; timers are left to `kedja worker`.",
+)
+@click.option("--workers", default=2, show_default=True, type=int, help="With --production.")
+@click.option("--bind", default=None, metavar="HOST:PORT", help="With --production.")
 def serve(
     db_url: str | None,
     out: Output,
@@ -581,8 +588,12 @@ def serve(
     deploy_paths: tuple[str, ...],
     timers: bool,
     with_demo: bool,
+    production: bool,
+    workers: int,
+    bind: str | None,
 ) -> None:
-    """Serve the web UI (development server; see docs/operations.md for production)."""
+    """Serve the web UI (development server, or gunicorn with --production; see
+    docs/operations.md)."""
     from engine.scheduler import TimerScheduler
     from processes import catalogue, demo
     from processes.mailer import schedule_delivery
@@ -600,6 +611,15 @@ def serve(
             catalogue.deploy(engine)
     if deploy_paths:
         engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
+    if production:
+        from webui import production as gunicorn_serving
+
+        engine.close()
+        config = {"KEDJA_DEMO_HINT": True} if with_demo else {}
+        gunicorn_serving.run(
+            database_url(db_url), bind or f"{host}:{port}", workers=workers, config=config
+        )
+        return
     # On the demo city the sign-in page says the demo password.
     app = create_app(engine, {"KEDJA_DEMO_HINT": with_demo})
     scheduler = TimerScheduler(engine.timers) if timers else None
@@ -647,7 +667,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     engine.close()
 
 
-from webui import governance_cli, notifications_cli, ops_cli  # noqa: E402, F401 — their commands
+from webui import api_cli, governance_cli, notifications_cli, ops_cli  # noqa: E402, F401 — their commands
 
 if __name__ == "__main__":
     main()

@@ -19,3 +19,6 @@ def status():  # type: ignore[no-untyped-def]
         running=eng.runtime.count("running"),
         open_tasks=eng.tasks.list(limit=1).total,
     )
+
+
+from . import cockpit  # noqa: E402, F401 — registers the cockpit's routes on bp
