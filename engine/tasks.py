@@ -28,7 +28,7 @@ from . import forms
 from .actors import Actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
-from .errors import Conflict, NotFound, NotPermitted
+from .errors import Conflict, NotFound, NotPermitted, Problem, ValidationError
 from .history import History, PendingEvent
 from .models import OPEN, HumanTask, ProcessInstance, TaskCandidate
 from .repository import Repository
@@ -443,7 +443,24 @@ class Tasks:
         The returned outcome lists the tasks the step created (often the caller's next one)
         and, if the process could not continue, the incident; the completion itself is kept.
         """
-        data = data or {}
+        return self._close(task_id, data or {}, actor, reason=None)
+
+    def skip(self, task_id: int, actor: Actor, reason: str) -> StepOutcome:
+        """An administrator moves a stuck task on without its form (nobody can do it: the
+        person left, the organisation was merged). Nothing is added to the data, so what
+        follows may stop with an incident, which is resolved like any other; the reason and
+        who skipped are in the history as `task.skipped`."""
+        if not actor.admin:
+            raise NotPermitted(f"Only an administrator may skip a task; {actor.id} is not one.")
+        if not reason.strip():
+            raise ValidationError(
+                "Say why the task is skipped", [Problem("a reason is required", element="reason")]
+            )
+        return self._close(task_id, {}, actor, reason=reason.strip())
+
+    def _close(
+        self, task_id: int, data: dict[str, Any], actor: Actor, reason: str | None
+    ) -> StepOutcome:
         instance_id = self._instance_of(task_id)
 
         def change(ctx: StepContext) -> None:
@@ -457,20 +474,26 @@ class Tasks:
                 row.completed_at = ctx.sql.datetime(row.completed_at)
                 self._check_open(row)
             row = SimpleNamespace(**dict(zip(_COMPLETE_FIELDS, closed, strict=True)))
-            # Permission first, so a person without access learns nothing about the form;
-            # then the data, so nothing invalid reaches the process.
-            self._check_may_complete(row, actor)
-            if row.form_schema:
-                forms.validate(
-                    self.repository.form(row.definition_id, row.form_schema), data, row.form_schema
-                )
+            if reason is None:
+                # Permission first, so a person without access learns nothing about the
+                # form; then the data, so nothing invalid reaches the process.
+                self._check_may_complete(row, actor)
+                if row.form_schema:
+                    forms.validate(
+                        self.repository.form(row.definition_id, row.form_schema),
+                        data,
+                        row.form_schema,
+                    )
             spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
             spiff_task.data.update(data)
             spiff_task.run()
             ctx.mirrored.close(row.spiff_task_id)
+            process = spiff_task.workflow.spec.name
             ctx.record(
-                "task.completed",
-                {"name": row.name, "data": data, "process": spiff_task.workflow.spec.name},
+                "task.completed" if reason is None else "task.skipped",
+                {"name": row.name, "data": data, "process": process}
+                if reason is None
+                else {"name": row.name, "reason": reason, "process": process},
                 element_id=row.element_id,
                 task_id=task_id,
             )

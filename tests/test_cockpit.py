@@ -156,3 +156,23 @@ def test_reassigning_a_task_records_who_to_whom_and_why(
         ).status_code
         == 404
     )  # the task is not this instance's
+
+
+def test_skipping_a_stuck_task_needs_a_reason_and_moves_the_case_on(
+    app: Flask, city: Any, cases: dict[str, int]
+) -> None:
+    plan = cases["plan"]
+    task = lagesbild(city, plan, "farsta")
+    url = f"/admin/arenden/{plan}/uppgifter/{task.id}/hoppa-over"
+    assert (
+        post(client_for(app, "samordnare"), url, {f"reason_skip_{task.id}": "x"}).status_code == 403
+    )
+    client = client_for(app, "admin")
+    assert post(client, url, {}).status_code == 400
+    assert city.engine.tasks.get(task.id).state == "open"
+    reason = "Farsta har ingen ansvarig i år; lägesbilden tas fram centralt"
+    assert post(client, url, {f"reason_skip_{task.id}": reason}).status_code == 303
+    assert city.engine.tasks.get(task.id).state == "completed"
+    (skipped,) = _events(city, plan, "task.skipped")
+    assert skipped["actor"] == "admin" and skipped["data"]["reason"] == reason
+    assert city.engine.verify_history() == []

@@ -281,7 +281,17 @@ def test_node_modules_is_served_only_for_the_viewer(client: FlaskClient) -> None
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 JINJA = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}
-AREAS = ("auth", "public", "admin", "decisions", "instances", "tasks", "overview", "account")
+AREAS = (
+    "auth",
+    "public",
+    "admin",
+    "decisions",
+    "instances",
+    "tasks",
+    "overview",
+    "account",
+    "modeller",
+)
 
 
 def _message_key(message: Any, context: str | None) -> tuple[str | None, str]:

@@ -271,3 +271,32 @@ def cockpit_reassign(instance_id: int, task_id: int):  # type: ignore[no-untyped
         return _instance_page(instance_id, {f"to_{task_id}": str(exc)}, 409)
     flash(_("Uppgiften är tilldelad %(user)s. Skälet finns i historiken.", user=to_user))
     return redirect(url_for(".cockpit_instance", instance_id=instance_id), code=303)
+
+
+@bp.post("/arenden/<int:instance_id>/uppgifter/<int:task_id>/hoppa-over")
+@role_required("administrator")
+def cockpit_skip(instance_id: int, task_id: int):  # type: ignore[no-untyped-def]
+    """Move a stuck task on without its form; the reason goes into the history."""
+    eng, actor = engine(), current_actor()
+    try:
+        task = eng.tasks.get(task_id)
+    except NotFound:
+        abort(404)
+    if task.instance_id != instance_id:
+        abort(404)
+    field = f"reason_skip_{task_id}"
+    reason = _reason(field)
+    if not reason:
+        return _instance_page(instance_id, {field: str(REASON_MISSING)}, 400)
+    try:
+        outcome = eng.tasks.skip(task_id, actor, reason)
+    except KedjaError as exc:
+        return _instance_page(instance_id, {field: str(exc)}, 409)
+    if outcome.incident:
+        flash(
+            _("Uppgiften är överhoppad, men processen stannade: %(error)s", error=outcome.incident),
+            "error",
+        )
+    else:
+        flash(_("Uppgiften är överhoppad. Skälet finns i historiken."))
+    return redirect(url_for(".cockpit_instance", instance_id=instance_id), code=303)
