@@ -1,0 +1,245 @@
+"""The modeller: process owners open what runs, change it, check it and deploy a new version.
+
+Each deployed process has a page (`/modeller/<key>`) that opens the definition's stored files
+— exactly what runs, never the files on disk — in the bpmn-js Modeler. "Validera" sends the
+edited diagram to `validera`, which runs the deploy's own checks (see `checks`) and answers
+with the problems and the drawn element each belongs to, so the page marks them on the
+diagram. "Driftsätt" deploys the definition's files with the edited one as a new version;
+running instances stay on the version they started on (the engine never moves them).
+
+Only process owners and administrators may use any of it. The page works without
+JavaScript as far as it can: the version list, the downloads, and deploying an edited
+`.bpmn` file uploaded through an ordinary form (for a diagram edited in another modeller).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from engine.errors import NotFound, ValidationError
+from engine.repository import DefinitionInfo
+from engine.xml_safety import MAX_XML_BYTES
+from webui.auth.access import current_actor, engine, role_required
+
+from . import checks
+
+bp = Blueprint(
+    "modeller",
+    __name__,
+    url_prefix="/modeller",
+    template_folder="templates",
+    static_folder="static",
+)
+ROLES = ("process_owner", "administrator")
+
+
+# -- looking things up --------------------------------------------------------------------------
+
+
+def _definition(key: str, version: int | None = None) -> DefinitionInfo:
+    try:
+        return engine().repository.get(key, version)
+    except NotFound:
+        abort(404)
+
+
+def _version_arg() -> int | None:
+    raw = request.args.get("version") or request.form.get("version")
+    if raw is None and request.is_json:
+        raw = (request.get_json(silent=True) or {}).get("version")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        abort(404)
+
+
+def _diagrams(definition: DefinitionInfo) -> list[str]:
+    return [name for name in definition.files if name.lower().endswith(".bpmn")]
+
+
+def _main_diagram(definition: DefinitionInfo, files: dict[str, bytes]) -> str:
+    """The file that holds the process itself (a definition may bring called diagrams)."""
+    marker = f'id="{definition.key}"'.encode()
+    diagrams = _diagrams(definition)
+    return next((n for n in diagrams if marker in files.get(n, b"")), diagrams[0])
+
+
+def _chosen_file(definition: DefinitionInfo, files: dict[str, bytes], name: str | None) -> str:
+    if not name:
+        return _main_diagram(definition, files)
+    if name not in _diagrams(definition):
+        abort(404)
+    return name
+
+
+def _user_name(user_id: str) -> str:
+    try:
+        return engine().register.user(user_id).name  # type: ignore[attr-defined]
+    except NotFound:
+        return user_id
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@bp.get("/")
+@role_required(*ROLES)
+def index():  # type: ignore[no-untyped-def]
+    definitions = engine().repository.definitions(latest_only=True)
+    return render_template("modeller/index.html", definitions=definitions, user_name=_user_name)
+
+
+@bp.get("/<key>")
+@role_required(*ROLES)
+def show(key: str):  # type: ignore[no-untyped-def]
+    return _render_show(key, _version_arg(), request.args.get("fil"))
+
+
+def _render_show(
+    key: str,
+    version: int | None,
+    file_name: str | None,
+    problems: list[checks.Finding] | None = None,
+    status: int = 200,
+) -> Any:
+    definition = _definition(key, version)
+    files = engine().repository.files(definition.id)
+    chosen = _chosen_file(definition, files, file_name)
+    versions = list(reversed(engine().repository.definitions(key)))
+    latest = versions[0]
+    body = render_template(
+        "modeller/show.html",
+        definition=definition,
+        latest=latest,
+        versions=versions,
+        diagrams=_diagrams(definition),
+        chosen=chosen,
+        problems=problems,
+        user_name=_user_name,
+    )
+    return body, status
+
+
+@bp.get("/<key>/diagram.json")
+@role_required(*ROLES)
+def diagram(key: str):  # type: ignore[no-untyped-def]
+    definition = _definition(key, _version_arg())
+    files = engine().repository.files(definition.id)
+    chosen = _chosen_file(definition, files, request.args.get("fil"))
+    return jsonify(
+        key=definition.key,
+        version=definition.version,
+        file=chosen,
+        xml=files[chosen].decode("utf-8-sig"),
+    )
+
+
+@bp.get("/<key>/ladda-ned")
+@role_required(*ROLES)
+def download(key: str):  # type: ignore[no-untyped-def]
+    definition = _definition(key, _version_arg())
+    files = engine().repository.files(definition.id)
+    chosen = _chosen_file(definition, files, request.args.get("fil"))
+    base = chosen.rsplit("/", 1)[-1].removesuffix(".bpmn")
+    return Response(
+        files[chosen],
+        mimetype="application/xml",
+        headers={
+            "Content-Disposition": (f'attachment; filename="{base}-v{definition.version}.bpmn"')
+        },
+    )
+
+
+# -- checking and deploying ---------------------------------------------------------------------
+
+
+def _submitted() -> tuple[DefinitionInfo, dict[str, bytes], str, bytes]:
+    """The definition the edit starts from, its files, the edited file's name and text —
+    from the page's JSON request or from the upload form."""
+    definition = _definition(request.view_args["key"], _version_arg())  # type: ignore[index]
+    files = engine().repository.files(definition.id)
+    if request.is_json:
+        payload = request.get_json(silent=True) or {}
+        xml = payload.get("xml")
+        if not isinstance(xml, str):
+            abort(400)
+        data = xml.encode("utf-8")
+        name = payload.get("file")
+    else:
+        upload = request.files.get("diagram")
+        if upload is None or not upload.filename:
+            abort(400)
+        data = upload.read(MAX_XML_BYTES + 1)
+        name = request.form.get("file")
+    chosen = _chosen_file(definition, files, name if isinstance(name, str) else None)
+    return definition, files, chosen, data
+
+
+@bp.post("/<key>/validera")
+@role_required(*ROLES)
+def validate(key: str):  # type: ignore[no-untyped-def]
+    _definition_info, files, chosen, data = _submitted()
+    problems = checks.check(files, chosen, data, engine().services)
+    found = checks.findings(problems, chosen, data)
+    return jsonify(ok=not found, file=chosen, problems=[f.as_dict() for f in found])
+
+
+@bp.post("/<key>/driftsatt")
+@role_required(*ROLES)
+def deploy(key: str):  # type: ignore[no-untyped-def]
+    definition, files, chosen, data = _submitted()
+    problems = checks.check(files, chosen, data, engine().services)
+    deployed = []
+    if not problems:
+        try:
+            results = engine().repository.deploy(
+                checks.edited_bundle(files, chosen, data), current_actor()
+            )
+        except ValidationError as err:
+            problems = list(err.problems)
+        else:
+            deployed = [r for r in results if r.created]
+    found = checks.findings(problems, chosen, data)
+    if request.is_json:
+        if found:
+            return jsonify(ok=False, file=chosen, problems=[f.as_dict() for f in found]), 422
+        _flash_deployed(deployed)  # shown on the page the script opens next
+        return jsonify(
+            ok=True,
+            deployed=[{"key": r.definition.key, "version": r.definition.version} for r in deployed],
+            url=url_for("modeller.show", key=key),
+        )
+    if found:
+        return _render_show(key, definition.version, chosen, found, 422)
+    _flash_deployed(deployed)
+    return redirect(url_for("modeller.show", key=key))
+
+
+def _flash_deployed(deployed: list[Any]) -> None:
+    if not deployed:
+        flash(_("Inget ändrades: samma innehåll är redan driftsatt."), "info")
+    for r in deployed:
+        flash(
+            _(
+                "%(key)s version %(version)s är driftsatt.",
+                key=r.definition.key,
+                version=r.definition.version,
+            ),
+            "success",
+        )

@@ -1,0 +1,226 @@
+/* The modeller page: bpmn-js's Modeler on the definition's stored diagram, with the server's
+ * checks shown on the diagram itself.
+ *
+ * The server does every check (the same as deploying); this script only sends the edited XML
+ * and shows the answer: each problem's drawn element gets the CSS marker "kedja-problem" and
+ * an overlay with the message, and the same problems are listed as text, each with a button
+ * that selects and scrolls to its element — the list is what a screen-reader or keyboard
+ * user works from. The page works without this script (download, upload form, versions).
+ * The Modeler is exposed as window.kedjaModeller so the browser tests drive the same
+ * instance a process owner uses.
+ */
+(function () {
+  "use strict";
+
+  var section = document.getElementById("modeller");
+  var holder = document.getElementById("modeller-canvas");
+  if (!section || !holder || typeof window.BpmnJS !== "function" || !window.fetch) {
+    return;
+  }
+  var result = document.getElementById("modeller-result");
+  var toolbar = section.querySelector(".modeller-toolbar");
+  var modeler = null;
+  var marked = [];
+
+  function text(name) {
+    return section.getAttribute("data-" + name) || "";
+  }
+
+  function fail() {
+    var fallback = document.createElement("p");
+    fallback.className = "diagram-fallback";
+    fallback.textContent = text("failed");
+    holder.textContent = "";
+    holder.appendChild(fallback);
+  }
+
+  function clearMarks() {
+    var canvas = modeler.get("canvas");
+    var registry = modeler.get("elementRegistry");
+    marked.forEach(function (id) {
+      if (registry.get(id)) {
+        // an element removed since the last check has no marker left to remove
+        canvas.removeMarker(id, "kedja-problem");
+      }
+    });
+    marked = [];
+    modeler.get("overlays").remove({ type: "kedja-problem" });
+  }
+
+  function select(id) {
+    var element = modeler.get("elementRegistry").get(id);
+    if (!element) {
+      return;
+    }
+    modeler.get("selection").select(element);
+    var canvas = modeler.get("canvas");
+    if (typeof canvas.scrollToElement === "function") {
+      canvas.scrollToElement(element);
+    }
+    holder.focus();
+  }
+
+  function describe(problem) {
+    var parts = [];
+    if (problem.element) {
+      parts.push(problem.element + ": ");
+    }
+    parts.push(problem.message);
+    if (problem.hint) {
+      parts.push(" — " + problem.hint);
+    }
+    if (problem.file && problem.file !== section.getAttribute("data-file")) {
+      parts.push(" (" + problem.file + ")");
+    }
+    return parts.join("");
+  }
+
+  function mark(problem) {
+    var registry = modeler.get("elementRegistry");
+    if (!problem.shape || !registry.get(problem.shape)) {
+      return false;
+    }
+    if (marked.indexOf(problem.shape) < 0) {
+      modeler.get("canvas").addMarker(problem.shape, "kedja-problem");
+      marked.push(problem.shape);
+    }
+    var note = document.createElement("div");
+    note.className = "kedja-problem-note";
+    note.setAttribute("data-element", problem.shape);
+    note.textContent = problem.message;
+    modeler.get("overlays").add(problem.shape, "kedja-problem", {
+      position: { top: -8, left: 0 },
+      html: note
+    });
+    return true;
+  }
+
+  function show(problems) {
+    clearMarks();
+    result.textContent = "";
+    var heading = document.createElement("p");
+    heading.className = problems.length ? "modeller-problems-heading" : "modeller-clean";
+    heading.textContent = problems.length ? text("count") : text("clean");
+    result.appendChild(heading);
+    if (!problems.length) {
+      return;
+    }
+    var list = document.createElement("ul");
+    list.className = "modeller-problems";
+    problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      var shown = mark(problem);
+      if (shown) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "link";
+        button.setAttribute("data-element", problem.shape);
+        button.textContent = describe(problem);
+        button.addEventListener("click", function () {
+          select(problem.shape);
+        });
+        item.appendChild(button);
+      } else {
+        item.textContent = describe(problem);
+      }
+      list.appendChild(item);
+    });
+    result.appendChild(list);
+    result.focus();
+  }
+
+  function post(url, busy) {
+    result.textContent = busy;
+    return modeler
+      .saveXML({ format: true })
+      .then(function (saved) {
+        return fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "application/json",
+            "X-CSRFToken": text("csrf")
+          },
+          body: JSON.stringify({
+            xml: saved.xml,
+            file: section.getAttribute("data-file"),
+            version: section.getAttribute("data-version")
+          })
+        });
+      })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return { status: response.status, body: body };
+        });
+      })
+      .catch(function () {
+        result.textContent = text("error");
+        return null;
+      });
+  }
+
+  function validate() {
+    post(text("validate-url"), text("checking")).then(function (answer) {
+      if (answer) {
+        show(answer.body.problems || []);
+      }
+    });
+  }
+
+  function deploy() {
+    if (!window.confirm(text("confirm"))) {
+      return;
+    }
+    post(text("deploy-url"), text("deploying")).then(function (answer) {
+      if (!answer) {
+        return;
+      }
+      if (answer.body.ok) {
+        window.location.assign(answer.body.url);
+      } else {
+        show(answer.body.problems || []);
+      }
+    });
+  }
+
+  toolbar.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (!button || !modeler) {
+      return;
+    }
+    if (button.getAttribute("data-action") === "validate") {
+      validate();
+    } else {
+      deploy();
+    }
+  });
+
+  fetch(text("diagram-url"), {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" }
+  })
+    .then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      return response.json();
+    })
+    .then(function (data) {
+      holder.textContent = "";
+      holder.setAttribute("tabindex", "-1");
+      modeler = new window.BpmnJS({ container: holder });
+      window.kedjaModeller = modeler;
+      return modeler.importXML(data.xml).then(function () {
+        var svg = holder.querySelector("svg");
+        if (svg) {
+          svg.setAttribute("role", "img");
+          svg.setAttribute("aria-label", text("label"));
+        }
+        modeler.get("canvas").zoom("fit-viewport", "auto");
+        toolbar.hidden = false;
+        section.setAttribute("data-ready", "true");
+      });
+    })
+    .catch(fail);
+})();
