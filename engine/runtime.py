@@ -16,12 +16,13 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import messages
+from . import instance_migration, messages
 from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, InvalidState, NotFound
 from .history import History
+from .instance_migration import MigrationCheck
 from .models import (
     Incident,
     MessageOutbox,
@@ -29,7 +30,7 @@ from .models import (
     ProcessInstance,
 )
 from .repository import Repository
-from .serialization import StateCodec
+from .serialization import SPIFF_STATE_VERSION, StateCodec
 from .steps import NewInstance, StepContext, StepOutcome, StepRunner
 
 
@@ -141,6 +142,117 @@ class Runtime:
             ctx.workflow.refresh_timers()
 
         return self._run(instance_id, resolve, actor, keep_on_failure=False)
+
+    # -- migration ------------------------------------------------------------------------
+
+    def check_migration(self, instance_id: int, version: int | None = None) -> MigrationCheck:
+        """Whether the instance can move to `version` (default: the latest) and, if not,
+        exactly why (see engine/instance_migration.py). Changes nothing."""
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            current = self.repository.definition(row.definition_id)
+            target = self.repository.get(current.key, version)
+            workflow = self.steps.load(row)
+        result = MigrationCheck(instance_id, current.version, target.version)
+        result.problems = self._migration_problems(row.state, current, target, workflow)
+        return result
+
+    def _migration_problems(
+        self, state: str, current: Any, target: Any, workflow: BpmnWorkflow
+    ) -> list[str]:
+        if state in ("completed", "terminated"):
+            return [f"the instance is {state}; only a running instance moves"]
+        if target.id == current.id:
+            return [f"the instance already runs on version {current.version}"]
+        spec, subprocess_specs = self.repository.specs(target.id)
+        return instance_migration.check(self.codec.registry, workflow, spec, subprocess_specs)
+
+    def migrate(
+        self, instance_id: int, actor: Actor, version: int | None = None, reason: str = ""
+    ) -> MigrationCheck:
+        """Move a running instance to `version` (default: the latest) in one step, or raise
+        `InvalidState` saying why it cannot move; the move and its reason go into the
+        history."""
+        outcome: dict[str, MigrationCheck] = {}
+
+        def change(ctx: StepContext) -> None:
+            current = ctx.definition
+            target = self.repository.get(current.key, version)
+            found = MigrationCheck(instance_id, current.version, target.version)
+            found.problems = self._migration_problems(
+                ctx.instance.state, current, target, ctx.workflow
+            )
+            if found.problems:
+                raise InvalidState(
+                    f"Instance {instance_id} cannot move from version {current.version} to "
+                    f"{target.version}: " + "; ".join(found.problems)
+                )
+            spec, subprocess_specs = self.repository.specs(target.id)
+            instance_migration.apply(self.codec.registry, ctx.workflow, spec, subprocess_specs)
+            try:  # what is saved must load again with the new version
+                self.codec.load_state(
+                    self.codec.dump_state(ctx.workflow),
+                    SPIFF_STATE_VERSION,
+                    spec,
+                    subprocess_specs,
+                    self.steps.script_engine,
+                )
+            except Exception as exc:
+                raise InvalidState(
+                    f"Instance {instance_id} cannot move to version {target.version}: its "
+                    f"state would not load with that version ({exc})"
+                ) from exc
+            params = {"iid": instance_id, "d": target.id, "v": target.version}
+            ctx.sql.execute(
+                "UPDATE process_instance SET definition_id = :d WHERE id = :iid", params
+            )
+            ctx.sql.execute(
+                "UPDATE human_task SET definition_id = :d, definition_version = :v "
+                "WHERE instance_id = :iid AND state = 'open'",
+                params,
+            )
+            ctx.instance.definition_id = target.id
+            ctx.definition = target
+            ctx.record(
+                "instance.migrated",
+                {"from_version": current.version, "to_version": target.version, "reason": reason},
+            )
+            outcome["check"] = found
+            ctx.continue_engine = ctx.instance.state == "running"
+
+        self._run(instance_id, change, actor, allow_suspended=True)
+        return outcome["check"]
+
+    def migrate_all(
+        self, key: str, actor: Actor, version: int | None = None, reason: str = ""
+    ) -> tuple[list[MigrationCheck], list[MigrationCheck]]:
+        """Move every running or suspended instance of `key` on an older version to `version`
+        (default: the latest): those that can move, move (each in its own step, recorded in
+        its history); the others stay and are returned with their reasons.
+        Returns (moved, refused)."""
+        target = self.repository.get(key, version)
+        with self.db.read() as session:
+            candidates = session.scalars(
+                select(ProcessInstance.id)
+                .where(ProcessInstance.key == key)
+                .where(ProcessInstance.state.in_(("running", "suspended")))
+                .where(ProcessInstance.definition_id != target.id)
+                .order_by(ProcessInstance.id)
+            ).all()
+        moved, refused = [], []
+        for instance_id in candidates:
+            check = self.check_migration(instance_id, target.version)
+            if not check.possible:
+                refused.append(check)
+                continue
+            try:
+                moved.append(self.migrate(instance_id, actor, target.version, reason))
+            except (InvalidState, Conflict) as exc:  # changed since the check
+                check.problems.append(str(exc))
+                refused.append(check)
+        return moved, refused
 
     # -- lifecycle ------------------------------------------------------------------------
 
