@@ -176,3 +176,32 @@ def test_skipping_a_stuck_task_needs_a_reason_and_moves_the_case_on(
     (skipped,) = _events(city, plan, "task.skipped")
     assert skipped["actor"] == "admin" and skipped["data"]["reason"] == reason
     assert city.engine.verify_history() == []
+
+
+def test_moving_a_case_to_a_newer_version_with_a_reason(
+    app: Flask, city: Any, tmp_path: Any
+) -> None:
+    import shutil
+
+    from processes.catalogue import BPMN_DIR
+
+    case = city.start("guideline_revision")  # waiting for the revision date
+    folder = tmp_path / "guideline-revision"
+    shutil.copytree(BPMN_DIR / "guideline-revision", folder)
+    diagram = folder / "guideline-revision.bpmn"
+    diagram.write_text(
+        diagram.read_text(encoding="utf-8").replace(
+            "<bpmn:documentation>", "<bpmn:documentation>Version 2. ", 1
+        ),
+        encoding="utf-8",
+    )
+    city.engine.repository.deploy([folder], city.register.actor("processagare"))
+    client = client_for(app, "admin")
+    assert "Flytta till senaste versionen" in html(client, f"/admin/arenden/{case}")
+    url = f"/admin/arenden/{case}/migrate"
+    assert post(client, url, {}).status_code == 400
+    done = post(client, url, {"reason_migrate": "Förtydligad instruktion"})
+    assert done.status_code == 303
+    assert city.instance(case).version == 2
+    (moved,) = _events(city, case, "instance.migrated")
+    assert moved["actor"] == "admin" and moved["data"]["reason"] == "Förtydligad instruktion"

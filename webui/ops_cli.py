@@ -43,3 +43,64 @@ def restore(db_url: str | None, out: Output, source: Path) -> None:
         {"restored": str(source), "database": db.safe_url()},
         lambda: click.echo(f"{source} restored into {db.safe_url()}; run kedja audit verify"),
     )
+
+
+@command(main)
+@click.argument("target")
+@click.option("--version", type=int, default=None, help="Target version (default: the latest).")
+@click.option("--check", "only_check", is_flag=True, help="Say what would happen; move nothing.")
+@click.option("--as", "user", default="admin", show_default=True)
+@click.option("--reason", default="", help="Recorded in each instance's history.")
+def migrate(
+    db_url: str | None,
+    out: Output,
+    target: str,
+    version: int | None,
+    only_check: bool,
+    user: str,
+    reason: str,
+) -> None:
+    """Move running instances to a newer version. TARGET is an instance id, or a process key
+    for every instance of that process on an older version."""
+    from webui.cli import open_engine
+
+    engine = open_engine(db_url)
+    actor = engine.directory.actor(user)
+    if not actor.admin:
+        raise click.ClickException(f"{user} is not an administrator; only they move instances.")
+    if target.isdigit():
+        if only_check:
+            checks = [engine.runtime.check_migration(int(target), version)]
+            moved, refused = (
+                [c for c in checks if c.possible],
+                [c for c in checks if not c.possible],
+            )
+        else:
+            moved, refused = [engine.runtime.migrate(int(target), actor, version, reason)], []
+    elif only_check:
+        key_version = engine.repository.get(target, version).version
+        checks = [
+            engine.runtime.check_migration(i.id, key_version)
+            for i in engine.runtime.list(key=target, limit=100_000)
+            if i.state in ("running", "suspended") and i.version != key_version
+        ]
+        moved, refused = [c for c in checks if c.possible], [c for c in checks if not c.possible]
+    else:
+        moved, refused = engine.runtime.migrate_all(target, actor, version, reason)
+
+    def human() -> None:
+        verb = "can move" if only_check else "moved"
+        for c in moved:
+            click.echo(
+                f"instance {c.instance_id}: {verb} from version {c.from_version} to {c.to_version}"
+            )
+        for c in refused:
+            click.echo(f"instance {c.instance_id}: stays on version {c.from_version}:")
+            for problem in c.problems:
+                click.echo(f"  - {problem}")
+        if not moved and not refused:
+            click.echo("No instance runs on an older version.")
+
+    out.emit(
+        {"moved": [c.as_dict() for c in moved], "refused": [c.as_dict() for c in refused]}, human
+    )

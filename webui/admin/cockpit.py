@@ -37,6 +37,7 @@ ACTIONS = {
     "resume": _l("Återuppta"),
     "terminate": _l("Avbryt ärendet"),
     "retry": _l("Försök igen"),
+    "migrate": _l("Flytta till senaste versionen"),
 }
 REASON_MISSING = _l("Skriv varför. Skälet sparas i ärendets historik.")
 
@@ -160,6 +161,12 @@ def _instance_page(instance_id: int, errors: dict[str, str] | None = None, statu
             for i in incidents
         ]
     users = [(u.id, u.name) for u in eng.register.users() if u.active]  # type: ignore[attr-defined]
+    migration = None
+    if info.state in ("running", "suspended"):
+        latest = eng.repository.get(info.key)
+        if latest.version != info.version:
+            migration = eng.runtime.check_migration(instance_id)
+    actions = _possible_actions(info) + (["migrate"] if migration and migration.possible else [])
     return (
         render_template(
             "admin/cockpit_instance.html",
@@ -170,7 +177,8 @@ def _instance_page(instance_id: int, errors: dict[str, str] | None = None, statu
             events=list(reversed(events)),
             incidents=incidents,
             users=users,
-            actions=_possible_actions(info),
+            actions=actions,
+            migration=migration,
             action_names=ACTIONS,
             errors=errors or {},
             values=request.form if request.method == "POST" else {},
@@ -202,7 +210,7 @@ def _reason(field: str = "reason") -> str:
     return (request.form.get(field) or "").strip()[:2000]
 
 
-@bp.post("/arenden/<int:instance_id>/<any(suspend, resume, terminate, retry):action>")
+@bp.post("/arenden/<int:instance_id>/<any(suspend, resume, terminate, retry, migrate):action>")
 @role_required("administrator")
 def cockpit_action(instance_id: int, action: str):  # type: ignore[no-untyped-def]
     eng, actor = engine(), current_actor()
@@ -215,6 +223,8 @@ def cockpit_action(instance_id: int, action: str):  # type: ignore[no-untyped-de
             if outcome.incident:
                 flash(_("Steget misslyckades igen: %(error)s", error=outcome.incident), "error")
                 return redirect(url_for(".cockpit_instance", instance_id=instance_id), code=303)
+        elif action == "migrate":
+            eng.runtime.migrate(instance_id, actor, reason=reason)
         else:
             getattr(eng.runtime, action)(instance_id, actor, reason)
     except NotFound:
