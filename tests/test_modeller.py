@@ -227,3 +227,60 @@ def test_without_javascript_an_uploaded_file_is_checked_and_deployed(
 def test_every_message_of_the_modeller_has_an_english_translation() -> None:
     # tests/test_webui_auth.py's AREAS does not list the modeller yet; run its check here.
     english_complete("modeller")
+
+
+def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
+    owner: FlaskClient, city: Any
+) -> None:
+    """A version that only renames a task: the waiting case moves, with the reason in its
+    history. A version that removes the period-end wait: a case waiting there stays, and the
+    page says it stands on that element."""
+    from tests.test_webui_auth import post
+
+    waiting = city.start("tertial_loop", organisationer=[])  # waits for T1's period end
+    renamed = deployed(city).replace(
+        b'name="Behandla tertialrapporten"', 'name="Behandla tertialrapporten i rådet"'.encode()
+    )
+    assert post_json(owner, "/modeller/tertial_loop/driftsatt", renamed).get_json()["ok"]
+    page = html(owner, "/modeller/tertial_loop")
+    assert "Ärenden på äldre versioner" in page and "Flytta de ärenden som kan flyttas" in page
+    assert post(owner, "/modeller/tertial_loop/flytta", {}).status_code == 400
+    done = post(owner, "/modeller/tertial_loop/flytta", {"reason": "Tydligare namn"})
+    assert done.status_code == 200
+    assert city.engine.runtime.get(waiting).version == 2
+    assert "Alla pågående ärenden kör den senaste versionen." in html(
+        owner, "/modeller/tertial_loop"
+    )
+
+    stuck = city.start("tertial_loop", organisationer=[])  # on version 2, waiting
+    xml = deployed(city)
+    without_wait = _remove_period_end_wait(xml)
+    assert post_json(owner, "/modeller/tertial_loop/driftsatt", without_wait).get_json()["ok"]
+    page = html(owner, "/modeller/tertial_loop")
+    assert "wait_period_end" in page  # the reason names the element it stands on
+    assert (
+        post(owner, "/modeller/tertial_loop/flytta", {"reason": "Utan väntan"}).status_code == 200
+    )
+    assert city.engine.runtime.get(stuck).version == 2  # stays, with the reason shown
+    assert city.engine.runtime.get(waiting).version == 2
+
+
+def _remove_period_end_wait(xml: bytes) -> bytes:
+    """The tertial loop with its period-end timer replaced by a plain intermediate event."""
+    text = xml.decode()
+    start = text.index('<bpmn:intermediateCatchEvent id="wait_period_end"')
+    end = text.index("</bpmn:intermediateCatchEvent>", start) + len(
+        "</bpmn:intermediateCatchEvent>"
+    )
+    element = text[start:end]
+    incoming = re.search(r"<bpmn:incoming>([^<]+)</bpmn:incoming>", element).group(1)
+    outgoing = re.search(r"<bpmn:outgoing>([^<]+)</bpmn:outgoing>", element).group(1)
+    replacement = (
+        '<bpmn:intermediateThrowEvent id="period_end_passed" name="Tertialen är slut">'
+        f"<bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>"
+        "</bpmn:intermediateThrowEvent>"
+    )
+    text = text[:start] + replacement + text[end:]
+    text = text.replace('"wait_period_end"', '"period_end_passed"')
+    text = text.replace(">wait_period_end<", ">period_end_passed<")
+    return text.encode()

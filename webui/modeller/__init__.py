@@ -117,6 +117,7 @@ def _render_show(
     file_name: str | None,
     problems: list[checks.Finding] | None = None,
     status: int = 200,
+    moved: list[Any] | None = None,
 ) -> Any:
     definition = _definition(key, version)
     files = engine().repository.files(definition.id)
@@ -132,8 +133,42 @@ def _render_show(
         chosen=chosen,
         problems=problems,
         user_name=_user_name,
+        waiting=_older_cases(key, latest.version),
+        moved=moved,
     )
     return body, status
+
+
+def _older_cases(key: str, latest: int) -> list[Any]:
+    """Running cases on an older version, each checked against the latest (what moving
+    them would do, before anyone presses the button)."""
+    eng = engine()
+    return [
+        eng.runtime.check_migration(i.id, latest)
+        for i in eng.runtime.list(key=key, limit=1000)
+        if i.state in ("running", "suspended") and i.version != latest
+    ]
+
+
+@bp.post("/<key>/flytta")
+@role_required("administrator", "process_owner")
+def move_cases(key: str):  # type: ignore[no-untyped-def]
+    """Move every case that can move to the latest version; the others stay, with why."""
+    _definition(key)
+    reason = (request.form.get("reason") or "").strip()
+    if not reason:
+        flash(_("Skriv varför ärendena flyttas; skälet sparas i varje ärendes historik."), "error")
+        return _render_show(key, None, None, status=400)
+    moved, refused = engine().runtime.migrate_all(key, current_actor(), reason=reason)
+    flash(
+        _(
+            "%(moved)d ärenden flyttades till den senaste versionen; "
+            "%(refused)d kunde inte flyttas.",
+            moved=len(moved),
+            refused=len(refused),
+        )
+    )
+    return _render_show(key, None, None, moved=moved)
 
 
 @bp.get("/<key>/diagram.json")
