@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from playwright.sync_api import expect
 
 from tests.browser.conftest import axe, sign_in
 from tests.conftest import shared_dir
@@ -262,3 +263,13 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     info = city.engine.runtime.get(running)
     assert (info.version, info.state) == (1, "running")
     assert city.engine.runtime.get(city.start("tertial_loop", 2027, organisationer=[])).version == 2
+    # Moving it: the page says the case can move; the process owner moves it with a reason.
+    page.goto("/modeller/tertial_loop")
+    row = page.locator(".modeller-migration tbody tr", has_text=str(running))
+    expect(row).to_contain_text("Ja")
+    page.fill("#flytta-skal", "Versionen rättar bara valideringsfel")
+    page.click("text=Flytta de ärenden som kan flyttas")
+    expect(page.locator(".flashes")).to_contain_text("1 ärenden flyttades")
+    assert city.engine.runtime.get(running).version == 2
+    moved = [e for e in city.history(running) if e["kind"] == "instance.migrated"]
+    assert moved[-1]["actor"] == "processagare"
