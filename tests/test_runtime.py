@@ -28,9 +28,8 @@ def test_instance_runs_to_completion_with_data(engine, deploy):
     assert info.state == "completed"
     assert info.business_key == "2026"
     assert info.data == {"year": 2026, "answer_0": 0, "answer_1": 1, "answer_2": 2}
-    kinds = [
-        e["kind"] for e in engine.history.events(engine.db._read_sessions(), started.instance_id)
-    ]
+    with engine.db.read() as session:
+        kinds = [e["kind"] for e in engine.history.events(session, started.instance_id)]
     assert kinds[0] == "instance.started" and kinds[-1] == "instance.completed"
     assert kinds.count("task.completed") == 3
 
