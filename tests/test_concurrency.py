@@ -68,7 +68,8 @@ def _check(engine, iid, task_id, results):
     (nxt,) = engine.tasks.list(instance_id=iid).items
     assert nxt.element_id == "task_2"
     assert engine.verify_history() == []
-    events = engine.history.events(engine.db._read_sessions(), iid)
+    with engine.db.read() as session:
+        events = engine.history.events(session, iid)
     assert [e["kind"] for e in events].count("task.completed") == 1
 
 

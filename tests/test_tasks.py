@@ -97,9 +97,8 @@ def test_claim_unclaim_and_scopes(engine, plan):
         engine.tasks.unclaim(task.id, colleague)
     engine.tasks.unclaim(task.id, FARSTA_RESPONSIBLE)
     assert [t.id for t in engine.tasks.list(actor=colleague, scope="claimable").items] == [task.id]
-    kinds = [
-        e["kind"] for e in engine.runtime.steps.history.events(engine.db._read_sessions(), iid)
-    ]
+    with engine.db.read() as session:
+        kinds = [e["kind"] for e in engine.history.events(session, iid)]
     assert kinds.count("task.claimed") == 1 and kinds.count("task.unclaimed") == 1
     assert engine.verify_history() == []
 
