@@ -32,6 +32,8 @@ from flask_babel import gettext as _
 from engine.errors import NotFound, ValidationError
 from engine.repository import DefinitionInfo
 from engine.xml_safety import MAX_XML_BYTES
+from processes.calendar import GovernanceCalendar
+from processes.roles import LANES
 from webui.auth.access import current_actor, engine, role_required
 
 from . import checks
@@ -182,6 +184,29 @@ def diagram(key: str):  # type: ignore[no-untyped-def]
         version=definition.version,
         file=chosen,
         xml=files[chosen].decode("utf-8-sig"),
+        forms=_form_files(definition, chosen),
+    )
+
+
+def _form_files(definition: DefinitionInfo, diagram_name: str) -> list[str]:
+    """The definition's form files as a user task in `diagram_name` names them (relative to
+    the diagram's folder), for the properties panel's choice of form."""
+    folder = diagram_name.rsplit("/", 1)[0] + "/" if "/" in diagram_name else ""
+    return sorted(
+        name.removeprefix(folder)
+        for name in definition.files
+        if name.endswith(".json") and name.startswith(folder)
+    )
+
+
+@bp.get("/roller.json")
+@role_required(*ROLES)
+def roles():  # type: ignore[no-untyped-def]
+    """What the properties panel offers: the lane names that are roles, and the calendar's
+    variables a timer expression may use."""
+    return jsonify(
+        lanes=[{"name": name, "role": role} for name, role in sorted(LANES.items())],
+        calendar=sorted(GovernanceCalendar().variables(2026)),
     )
 
 
@@ -278,3 +303,6 @@ def _flash_deployed(deployed: list[Any]) -> None:
             ),
             "success",
         )
+
+
+from . import versions as _version_routes  # noqa: E402, F401 — registers their routes on bp
