@@ -196,9 +196,9 @@ BREAK = """() => {
   const registry = modeler.get("elementRegistry");
   const modeling = modeler.get("modeling");
   const task = registry.get("council_tertial").businessObject;
-  const props = task.extensionElements.values.find((v) => v.$type === "spiffworkflow:properties");
-  const form = props.$children.find((c) => c.name === "formJsonSchemaFilename");
-  props.$children.splice(props.$children.indexOf(form), 1);
+  const props = task.extensionElements.values.find((v) => v.$type === "spiffworkflow:Properties");
+  const form = props.values.find((c) => c.name === "formJsonSchemaFilename");
+  props.values.splice(props.values.indexOf(form), 1);
   window.kedjaRemovedForm = form;
   const timer = registry.get("wait_period_end");
   const definition = timer.businessObject.eventDefinitions[0];
@@ -211,8 +211,8 @@ FIX = """(laneId) => {
   const registry = modeler.get("elementRegistry");
   const modeling = modeler.get("modeling");
   const task = registry.get("council_tertial").businessObject;
-  const props = task.extensionElements.values.find((v) => v.$type === "spiffworkflow:properties");
-  props.$children.unshift(window.kedjaRemovedForm);
+  const props = task.extensionElements.values.find((v) => v.$type === "spiffworkflow:Properties");
+  props.values.unshift(window.kedjaRemovedForm);
   const timer = registry.get("wait_period_end");
   const definition = timer.businessObject.eventDefinitions[0];
   modeling.updateModdleProperties(timer, definition.timeDate, { body: 'tertial["period_end"]' });

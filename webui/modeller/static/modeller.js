@@ -7,7 +7,8 @@
  * that selects and scrolls to its element — the list is what a screen-reader or keyboard
  * user works from. The page works without this script (download, upload form, versions).
  * The Modeler is exposed as window.kedjaModeller so the browser tests drive the same
- * instance a process owner uses.
+ * instance a process owner uses. It reads SpiffWorkflow's extension elements through the
+ * moddle descriptor spiffworkflow.json; properties.js adds the properties panel.
  */
 (function () {
   "use strict";
@@ -196,20 +197,29 @@
     }
   });
 
-  fetch(text("diagram-url"), {
-    credentials: "same-origin",
-    headers: { Accept: "application/json" }
-  })
-    .then(function (response) {
+  function getJSON(url) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" }
+    }).then(function (response) {
       if (!response.ok) {
         throw new Error("HTTP " + response.status);
       }
       return response.json();
-    })
-    .then(function (data) {
+    });
+  }
+
+  // The SpiffWorkflow descriptor makes Kedja's extension elements typed moddle elements
+  // (edited by the properties panel, written back as they were read).
+  Promise.all([getJSON(text("diagram-url")), getJSON(text("descriptor-url"))])
+    .then(function (loaded) {
+      var data = loaded[0];
       holder.textContent = "";
       holder.setAttribute("tabindex", "-1");
-      modeler = new window.BpmnJS({ container: holder });
+      modeler = new window.BpmnJS({
+        container: holder,
+        moddleExtensions: { spiffworkflow: loaded[1] }
+      });
       window.kedjaModeller = modeler;
       return modeler.importXML(data.xml).then(function () {
         var svg = holder.querySelector("svg");
@@ -219,6 +229,12 @@
         }
         modeler.get("canvas").zoom("fit-viewport", "auto");
         toolbar.hidden = false;
+        // properties.js builds its panel on this (it needs the Modeler and the form files)
+        section.dispatchEvent(
+          new CustomEvent("kedja:modeller-ready", {
+            detail: { modeler: modeler, forms: data.forms || [] }
+          })
+        );
         section.setAttribute("data-ready", "true");
       });
     })
