@@ -1,6 +1,6 @@
-/* The printable decision: a "Print" button for those who prefer a button to Ctrl+P. The
- * button is hidden in the HTML and shown here, so it never appears without a script to
- * make it work. */
+/* A "Print" button for those who prefer a button to Ctrl+P (the printable decision, the
+ * council's agenda). The button is hidden in the HTML and shown here, so it never appears
+ * without a script to make it work. */
 (function () {
   "use strict";
   var button = document.getElementById("skriv-ut");
