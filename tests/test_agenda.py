@@ -191,7 +191,7 @@ def test_the_agenda_page_attaches_each_items_case(city: Any, app: Flask) -> None
     assert "Sena rapporter: AB Svenska Bostäder, Bromma stadsdelsförvaltning." in html
     assert 'name="beslut"' not in html and "Motivering" not in html
     # Printable: the print button is a script file, the links are printed in full.
-    assert 'src="/oversikt/static/print.js"' in html
+    assert 'src="/static/print.js"' in html
     assert f"http://localhost/uppgifter/{task.id}" in html
     assert " style=" not in html and "<script>" not in html
     # Another meeting's agenda by its date; a day without a meeting is 404.
