@@ -295,3 +295,21 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ModellerDraft(Base):
+    """A process owner's unfinished edit of one diagram in the modeller, saved without
+    deploying. One current draft per process, file and user: saving again replaces it
+    (the modeller keeps no draft history — deployed versions are the history). Other users
+    never see it; deploying from the modeller removes the deployer's draft of that file."""
+
+    __tablename__ = "modeller_draft"
+    __table_args__ = (UniqueConstraint("definition_key", "file_name", "saved_by"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_key: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(500))
+    base_version: Mapped[int] = mapped_column(Integer)  # the deployed version it was edited from
+    content: Mapped[str] = mapped_column(Text)  # the diagram's XML as the browser saved it
+    saved_by: Mapped[str] = mapped_column(String(120), index=True)
+    saved_at: Mapped[datetime] = mapped_column(DateTime)

@@ -124,6 +124,10 @@ def _render_show(
     definition = _definition(key, version)
     files = engine().repository.files(definition.id)
     chosen = _chosen_file(definition, files, file_name)
+    draft = _drafts.current(key, chosen)
+    opened = draft is not None and request.args.get("utkast") == "1"
+    if opened and draft.base_version != definition.version:  # type: ignore[union-attr]
+        definition = _definition(key, draft.base_version)  # type: ignore[union-attr]
     versions = list(reversed(engine().repository.definitions(key)))
     latest = versions[0]
     body = render_template(
@@ -137,6 +141,8 @@ def _render_show(
         user_name=_user_name,
         waiting=_older_cases(key, latest.version),
         moved=moved,
+        draft=draft,
+        draft_opened=opened,
     )
     return body, status
 
@@ -179,12 +185,20 @@ def diagram(key: str):  # type: ignore[no-untyped-def]
     definition = _definition(key, _version_arg())
     files = engine().repository.files(definition.id)
     chosen = _chosen_file(definition, files, request.args.get("fil"))
+    xml = files[chosen].decode("utf-8-sig")
+    if request.args.get("utkast") == "1":  # the signed-in user's draft instead (drafts.py)
+        draft = _drafts.current(key, chosen)
+        if draft is None:
+            abort(404)
+        definition = _definition(key, draft.base_version)
+        xml = draft.content
     return jsonify(
         key=definition.key,
         version=definition.version,
         file=chosen,
-        xml=files[chosen].decode("utf-8-sig"),
+        xml=xml,
         forms=_form_files(definition, chosen),
+        draft=request.args.get("utkast") == "1",
     )
 
 
@@ -276,6 +290,8 @@ def deploy(key: str):  # type: ignore[no-untyped-def]
         else:
             deployed = [r for r in results if r.created]
     found = checks.findings(problems, chosen, data)
+    if not found:
+        _drafts.remove(key, chosen)  # deployed: the draft is no longer unfinished work
     if request.is_json:
         if found:
             return jsonify(ok=False, file=chosen, problems=[f.as_dict() for f in found]), 422
@@ -305,4 +321,6 @@ def _flash_deployed(deployed: list[Any]) -> None:
         )
 
 
+from . import drafts as _drafts  # noqa: E402 — registers their routes on bp
+from . import forms_editor as _form_routes  # noqa: E402, F401 — registers their routes on bp
 from . import versions as _version_routes  # noqa: E402, F401 — registers their routes on bp

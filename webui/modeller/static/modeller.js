@@ -185,14 +185,36 @@
     });
   }
 
+  // Saves without deploying; the answer also says what the checks found, shown as by
+  // "Validera", after the line that says the draft is saved.
+  function saveDraft() {
+    post(text("draft-url"), text("saving")).then(function (answer) {
+      if (!answer) {
+        return;
+      }
+      if (!answer.body.ok) {
+        result.textContent = answer.body.message || text("error");
+        return;
+      }
+      show(answer.body.problems || []);
+      var saved = document.createElement("p");
+      saved.className = "modeller-draft-saved";
+      saved.textContent = answer.body.message;
+      result.insertBefore(saved, result.firstChild);
+    });
+  }
+
   toolbar.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-action]");
     if (!button || !modeler) {
       return;
     }
-    if (button.getAttribute("data-action") === "validate") {
+    var action = button.getAttribute("data-action");
+    if (action === "validate") {
       validate();
-    } else {
+    } else if (action === "draft") {
+      saveDraft();
+    } else if (action === "deploy") {
       deploy();
     }
   });
