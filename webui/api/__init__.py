@@ -29,17 +29,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 from jsonschema import Draft202012Validator
-from sqlalchemy import func, select
 from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
 
 from engine import Actor, Engine
 from engine.errors import Conflict, KedjaError, NotFound, NotPermitted, Problem, ValidationError
-from engine.models import HumanTask, ProcessInstance
 from engine.tasks import TaskInfo
 from processes import api_tokens, catalogue
 from processes.decisions import get_decision, list_decisions
 from webui.auth.access import SignedInUser, engine, login_manager
-from webui.instances.access import may_see_case, sees_every_case, task_visible_to
+from webui.instances.access import may_see_case, visible_case_ids
 from webui.security import csrf, limiter
 from webui.tasks import access as task_access
 
@@ -423,22 +421,7 @@ def instances() -> Response:
     key = _text_arg("key")
     state = _choice_arg("state", openapi.INSTANCE_STATES)
     limit, offset = _paging()
-    query = select(ProcessInstance.id)
-    if key:
-        query = query.where(ProcessInstance.key == key)
-    if state:
-        query = query.where(ProcessInstance.state == state)
-    if not sees_every_case(who):
-        query = query.where(
-            ProcessInstance.id.in_(
-                select(HumanTask.instance_id).where(task_visible_to(who)).distinct()
-            )
-        )
-    with eng.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ids = list(
-            session.scalars(query.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset))
-        )
+    ids, total = visible_case_ids(eng, who, state, limit, offset, key=key)
     items = [instance_json(eng, i) for i in ids]
     return _ok({"items": items, "total": total, "limit": limit, "offset": offset})
 

@@ -64,10 +64,18 @@ def may_see_case(engine: Engine, actor: Actor, instance_id: int) -> bool:
 
 
 def visible_case_ids(
-    engine: Engine, actor: Actor, state: str | None, limit: int, offset: int
+    engine: Engine,
+    actor: Actor,
+    state: str | None,
+    limit: int,
+    offset: int,
+    key: str | None = None,
 ) -> tuple[list[int], int]:
-    """The ids of the cases the actor may see, newest first, and how many there are."""
+    """The ids of the cases the actor may see (of process `key`, in `state`), newest first,
+    and how many there are."""
     query = select(ProcessInstance.id)
+    if key:
+        query = query.where(ProcessInstance.key == key)
     if state:
         query = query.where(ProcessInstance.state == state)
     if not sees_every_case(actor):
