@@ -64,6 +64,7 @@ sys.path.insert(0, str(REPO))
 from engine.actors import Actor  # noqa: E402
 from engine.models import HistoryEvent, ProcessInstance  # noqa: E402
 from processes import api_tokens  # noqa: E402
+from processes.governance import register_of  # noqa: E402
 from tests import conftest  # noqa: E402
 from tests.diagrams import Diagram  # noqa: E402
 
@@ -256,7 +257,7 @@ def _run(settings: Settings, url: str, log_dir: Path, processes: list) -> Result
     users = _users(settings.clients)
     tokens = []
     for user in users:
-        engine.register.add_user(user, f"Belastningsprov {user}")  # type: ignore[attr-defined]
+        register_of(engine).add_user(user, f"Belastningsprov {user}")
         tokens.append(api_tokens.create(engine, user, "belastningsprov")[1])
     engine.repository.deploy(
         [_load_process(log_dir, settings.timer_seconds, users)], Actor("bench", admin=True)

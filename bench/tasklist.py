@@ -45,7 +45,7 @@ from engine import SimulatedClock
 from engine.clock import to_storage
 from engine.models import HumanTask, ProcessInstance, TaskCandidate
 from processes import catalogue
-from processes.governance import open_engine
+from processes.governance import open_engine, register_of
 from processes.models import Organisation, RoleGrant, User
 from webui.app import create_app
 
@@ -260,7 +260,7 @@ def measure(engine: Any, app: Any, chosen: list[str], label: str) -> dict[str, A
         page_ms.append(elapsed)
         per_kind.setdefault(kind_of(uid), []).append(elapsed)
 
-        actor = engine.register.actor(uid)
+        actor = register_of(engine).actor(uid)
         t0 = time.perf_counter()
         page = engine.tasks.list(actor=actor, limit=25)
         list_ms.append((time.perf_counter() - t0) * 1000)

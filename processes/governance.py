@@ -9,6 +9,7 @@ the handlers diagrams call by name, and the calendar functions scripts may use.
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from engine import Engine
 from engine.clock import Clock, SystemClock
@@ -44,12 +45,17 @@ def open_engine(
     return engine
 
 
+_REGISTERS: WeakKeyDictionary[Engine, Register] = WeakKeyDictionary()
+
+
 def register_of(engine: Engine) -> Register:
-    """The organisation register on the engine's database."""
-    register = getattr(engine, "register", None)
+    """The organisation register on the engine's database — one per engine, kept beside it
+    rather than on it: the engine knows only the `Directory` protocol (which the register
+    implements, or a wrapper such as `BootstrapDirectory` around it), while the governance
+    layer and the web UI need the register's own methods (organisations, users, sign-in)."""
+    register = _REGISTERS.get(engine)
     if register is None:
-        register = Register(engine.db, engine.clock)
-        engine.register = register  # type: ignore[attr-defined]
+        register = _REGISTERS[engine] = Register(engine.db, engine.clock)
     return register
 
 

@@ -19,7 +19,7 @@ from engine.tasks import TaskInfo
 from processes import catalogue, demo
 from processes.calendar import STOCKHOLM
 from processes.decisions import list_decisions
-from processes.governance import open_engine
+from processes.governance import open_engine, register_of
 from processes.models import Notification
 
 START = datetime(2026, 1, 1, 8, 0, tzinfo=STOCKHOLM)
@@ -35,7 +35,7 @@ class City:
     def __init__(self, url: str, start: datetime = START, only: frozenset[str] | None = None):
         self.clock = SimulatedClock(start)
         self.engine: Engine = open_engine(url, self.clock)
-        self.register = self.engine.register  # type: ignore[attr-defined]
+        self.register = register_of(self.engine)
         demo.build(self.engine, only=demo.SMALL if only is None else only, start=False)
 
     def close(self) -> None:

@@ -98,12 +98,13 @@ def _fail(exc: KedjaError, out: Output) -> None:
 
 def open_engine(db_url: str | None) -> Engine:
     from processes.governance import open_engine as open_governance_engine
+    from processes.governance import register_of
     from processes.register import BootstrapDirectory
 
     url = database_url(db_url)
     # The embedded SQLite default migrates itself; a shared database is upgraded on purpose.
     engine = open_governance_engine(url, auto_upgrade=url.startswith("sqlite"))
-    engine.directory = BootstrapDirectory(engine.register)  # type: ignore[attr-defined]
+    engine.directory = BootstrapDirectory(register_of(engine))
     return engine
 
 

@@ -58,7 +58,9 @@ def start_year(db_url: str | None, out: Output, year: int, user: str) -> None:
 def organisations(db_url: str | None, out: Output) -> None:
     """The organisation register."""
     engine = open_engine(db_url)
-    orgs = engine.register.organisations()  # type: ignore[attr-defined]
+    from processes.governance import register_of
+
+    orgs = register_of(engine).organisations()
     out.emit(
         [o.__dict__ for o in orgs],
         lambda: click.echo(
@@ -71,7 +73,9 @@ def organisations(db_url: str | None, out: Output) -> None:
 def users(db_url: str | None, out: Output) -> None:
     """Users and the roles they hold."""
     engine = open_engine(db_url)
-    rows = engine.register.users()  # type: ignore[attr-defined]
+    from processes.governance import register_of
+
+    rows = register_of(engine).users()
 
     def grants(u) -> str:  # type: ignore[no-untyped-def]
         return ", ".join(f"{r}@{o}" if o else r for r, o in u.grants)

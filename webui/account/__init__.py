@@ -29,7 +29,7 @@ from flask_login import current_user
 
 from engine.errors import NotFound
 from processes import mailer
-from webui.auth.access import engine, login_required
+from webui.auth.access import engine, login_required, register
 from webui.security import limiter
 
 from . import tokens
@@ -47,7 +47,7 @@ def _base_url() -> str:
 
 def _page(status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
     eng = engine()
-    user = eng.register.user(current_user.id)  # type: ignore[attr-defined]
+    user = register().user(current_user.id)
     values = {
         "mode": mailer.preference(eng, user.id),
         "language": user.language if user.language in LANGUAGES else "sv",
@@ -87,7 +87,7 @@ def save():  # type: ignore[no-untyped-def]
         return _page(400, errors=errors, submitted={"mode": mode, "language": language})
     eng = engine()
     mailer.set_preference(eng, current_user.id, mode)
-    eng.register.set_language(current_user.id, language)  # type: ignore[attr-defined]
+    register().set_language(current_user.id, language)
     session["language"] = language
     with force_locale(language):  # the next page is in the chosen language
         flash(_("Dina inställningar är sparade."), "success")
@@ -119,7 +119,7 @@ def feed(token: str):  # type: ignore[no-untyped-def]
     if user_id is None:
         abort(404)
     try:
-        user = eng.register.user(user_id)  # type: ignore[attr-defined]
+        user = register().user(user_id)
     except NotFound:
         abort(404)
     body = FeedBuilder(eng, _base_url(), eng.clock.now()).build(user)

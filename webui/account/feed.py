@@ -32,6 +32,7 @@ from sqlalchemy import select
 from engine import Actor, Engine
 from engine.clock import from_storage, to_storage
 from processes.calendar import GovernanceCalendar
+from processes.governance import register_of
 from processes.models import CouncilMeeting, Organisation
 
 STOCKHOLM_ID = "Europe/Stockholm"
@@ -81,7 +82,7 @@ class FeedBuilder:
             calendar.add("x-wr-timezone", STOCKHOLM_ID)
             calendar.add("x-published-ttl", "PT1H")
             calendar.add_component(stockholm_timezone())
-            actor = self.engine.register.actor(user.id)  # type: ignore[attr-defined]
+            actor = register_of(self.engine).actor(user.id)
             for event in self.task_events(actor):
                 calendar.add_component(event)
             year = self.now.astimezone(STOCKHOLM).year

@@ -26,7 +26,7 @@ from sqlalchemy import String, cast, func, or_, select
 from engine.errors import Conflict, InvalidState, KedjaError, NotFound, NotPermitted
 from engine.history import PendingEvent
 from engine.models import HumanTask, Incident, ProcessDefinition, ProcessInstance
-from webui.auth.access import current_actor, engine, role_required
+from webui.auth.access import current_actor, engine, register, role_required
 
 from . import bp
 
@@ -131,7 +131,7 @@ def cockpit():  # type: ignore[no-untyped-def]
         filters=filters,
         keys=keys,
         states=STATES,
-        organisations=[(o.id, o.name) for o in eng.register.organisations()],  # type: ignore[attr-defined]
+        organisations=[(o.id, o.name) for o in register().organisations()],
         pages=max(1, -(-total // PAGE_SIZE)),
     )
 
@@ -160,7 +160,7 @@ def _instance_page(instance_id: int, errors: dict[str, str] | None = None, statu
             }
             for i in incidents
         ]
-    users = [(u.id, u.name) for u in eng.register.users() if u.active]  # type: ignore[attr-defined]
+    users = [(u.id, u.name) for u in register().users() if u.active]
     migration = None
     if info.state in ("running", "suspended"):
         latest = eng.repository.get(info.key)
@@ -273,7 +273,7 @@ def cockpit_reassign(instance_id: int, task_id: int):  # type: ignore[no-untyped
         )
 
     try:
-        to = eng.register.actor(to_user)  # type: ignore[attr-defined]
+        to = register().actor(to_user)
         eng.tasks.delegate(task_id, to, actor, also=record)
     except (NotFound, NotPermitted, InvalidState, Conflict) as exc:
         return _instance_page(instance_id, {f"to_{task_id}": str(exc)}, 409)

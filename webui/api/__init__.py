@@ -36,6 +36,7 @@ from engine.errors import Conflict, KedjaError, NotFound, NotPermitted, Problem,
 from engine.tasks import TaskInfo
 from processes import api_tokens, catalogue
 from processes.decisions import get_decision, list_decisions
+from processes.governance import register_of
 from webui.auth.access import SignedInUser, engine, login_manager
 from webui.instances.access import may_see_case, visible_case_ids
 from webui.security import csrf, limiter
@@ -220,7 +221,7 @@ def _authenticate() -> None:
     user_id = api_tokens.user_for(engine(), token)
     if user_id is None:
         raise Unauthorized("The API token is unknown or revoked.")
-    register = engine().register  # type: ignore[attr-defined]
+    register = register_of(engine())
     g._login_user = SignedInUser(register.user(user_id))
     g.kedja_actor = register.actor(user_id)
 

@@ -10,7 +10,7 @@ from flask_login import current_user, logout_user
 
 from webui.security import limiter
 
-from .access import engine, login_required, sign_in
+from .access import login_required, register, sign_in
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -34,7 +34,7 @@ def login():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        user = engine().register.authenticate(username, password)  # type: ignore[attr-defined]
+        user = register().authenticate(username, password)
         if user is not None:
             session.clear()  # a new session id at sign-in
             sign_in(user.id)
@@ -59,5 +59,5 @@ def language():  # type: ignore[no-untyped-def]
     if chosen in ("sv", "en"):
         session["language"] = chosen
         if current_user.is_authenticated:
-            engine().register.set_language(current_user.id, chosen)  # type: ignore[attr-defined]
+            register().set_language(current_user.id, chosen)
     return redirect(_safe_next(request.form.get("next")))

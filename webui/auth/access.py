@@ -16,6 +16,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from engine import Actor, Engine
 from engine.errors import NotFound
+from processes.governance import register_of
+from processes.register import Register
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -39,7 +41,7 @@ class SignedInUser(UserMixin):
 @login_manager.user_loader
 def _load(user_id: str) -> SignedInUser | None:
     try:
-        info = engine().register.user(user_id)  # type: ignore[attr-defined]
+        info = register().user(user_id)
     except NotFound:
         return None
     return SignedInUser(info) if info.active else None
@@ -49,9 +51,14 @@ def engine() -> Engine:
     return current_app.extensions["kedja_engine"]
 
 
+def register() -> Register:
+    """The organisation register of the app's engine (users, organisations, sign-in)."""
+    return register_of(engine())
+
+
 def sign_in(user_id: str) -> None:
     """Start a session for a user of the register (after whatever proved who they are)."""
-    login_user(SignedInUser(engine().register.user(user_id)))  # type: ignore[attr-defined]
+    login_user(SignedInUser(register().user(user_id)))
 
 
 def current_actor() -> Actor:
@@ -59,7 +66,7 @@ def current_actor() -> Actor:
     if "kedja_actor" not in g:
         if not current_user.is_authenticated:
             abort(401)
-        g.kedja_actor = engine().register.actor(current_user.id)  # type: ignore[attr-defined]
+        g.kedja_actor = register().actor(current_user.id)
     return g.kedja_actor
 
 

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from processes import catalogue
 from processes.roles import ROLES
-from webui.auth.access import engine
+from webui.auth.access import register
 
 STATES = {
     "running": _l("Pågår"),
@@ -33,7 +33,7 @@ def user_name(user_id: str | None) -> str:
     if not user_id:
         return ""
     if "kedja_user_names" not in g:
-        g.kedja_user_names = {u.id: u.name for u in engine().register.users()}  # type: ignore[attr-defined]
+        g.kedja_user_names = {u.id: u.name for u in register().users()}
     return g.kedja_user_names.get(user_id, user_id)
 
 
@@ -42,15 +42,14 @@ def organisation_name(organisation_id: str | None) -> str:
         return ""
     if "kedja_organisation_names" not in g:
         g.kedja_organisation_names = {
-            o.id: o.name
-            for o in engine().register.organisations(include_inactive=True)  # type: ignore[attr-defined]
+            o.id: o.name for o in register().organisations(include_inactive=True)
         }
     return g.kedja_organisation_names.get(organisation_id, organisation_id)
 
 
 def organisations() -> list[tuple[str, str]]:
     """(id, name) of the active organisations, by name (for filters)."""
-    return [(o.id, o.name) for o in engine().register.organisations()]  # type: ignore[attr-defined]
+    return [(o.id, o.name) for o in register().organisations()]
 
 
 def role_name(role_id: str | None) -> str:

@@ -20,6 +20,7 @@ from engine.clock import to_storage
 from engine.errors import NotFound, NotPermitted
 from engine.models import HumanTask
 from engine.tasks import TaskInfo
+from processes.governance import register_of
 from processes.models import Notification
 from processes.register import UserInfo
 
@@ -28,7 +29,7 @@ from .access import may_hand_over
 
 def colleagues(engine: Engine, task: TaskInfo, actor: Actor) -> list[UserInfo]:
     """Active users, other than the actor and the assignee, who could work on the task."""
-    register = engine.register  # type: ignore[attr-defined]
+    register = register_of(engine)
     ids: set[str] = set(task.candidate_users)
     for group in task.candidate_groups:
         ids.update(register.users_with_role(group))
@@ -65,7 +66,7 @@ def hand_over(engine: Engine, task: TaskInfo, to_user: str, actor: Actor) -> Non
         raise NotPermitted(f"{actor.id} may not hand over task {task.id}.")
     if to_user not in {u.id for u in colleagues(engine, task, actor)}:
         raise NotPermitted(f"{to_user} may not work on task {task.id}.")
-    register = engine.register  # type: ignore[attr-defined]
+    register = register_of(engine)
     now = engine.clock.now()
 
     def notify(session: Session, row: HumanTask) -> None:

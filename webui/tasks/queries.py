@@ -16,6 +16,7 @@ from engine import Actor, Engine
 from engine.errors import NotFound
 from engine.tasks import Page
 from processes.catalogue import BY_KEY
+from processes.governance import register_of
 
 SOON = timedelta(days=7)
 
@@ -64,7 +65,7 @@ class Names:
     """Organisation and user names for one request (a handful of lookups, each once)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.register = engine.register  # type: ignore[attr-defined]
+        self.register = register_of(engine)
         self._organisations: dict[str, str] | None = None
         self._users: dict[str, str] = {}
 
