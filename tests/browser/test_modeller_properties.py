@@ -8,6 +8,7 @@ selects, type in the fields and leave them (the "change" event commits the edit)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -171,9 +172,23 @@ def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: A
     assert axe(modeller) == []
     select_on_canvas(modeller, "lane_radet")
     assert axe(modeller) == []
+    # a service task (with its parameter rows) and a multi-instance call activity
+    select_on_canvas(modeller, "notify_actions")
+    expect(modeller.locator("#egenskap-parameter-4-varde")).to_be_visible()
+    assert axe(modeller) == []
+    select_on_canvas(modeller, "organisation_reports")
+    expect(modeller.locator("#egenskap-samling")).to_be_visible()
+    assert axe(modeller) == []
+    # a receive task with its correlation rows, and a refused name with its error shown
+    open_process(modeller, "safety_prize")
+    select_on_canvas(modeller, "receive_nominations")
+    modeller.fill("#egenskap-korrelation-1-namn", "inte ett namn")
+    modeller.keyboard.press("Tab")
+    expect(modeller.locator("fieldset[data-group=message] .field-error")).not_to_be_empty()
+    assert axe(modeller) == []
+
     live.city.register.set_language("processagare", "en")
-    modeller.goto("/modeller/tertial_loop")
-    modeller.wait_for_selector("#modeller-properties[data-ready=true]")
+    open_process(modeller, "tertial_loop")
     select_on_canvas(modeller, "council_tertial")
     expect(modeller.locator("#egenskaper-rubrik")).to_have_text("Properties")
     expect(modeller.locator("label[for=egenskap-forfallodag]")).to_have_text(
@@ -181,6 +196,16 @@ def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: A
     )
     assert axe(modeller) == []
     select_on_canvas(modeller, "wait_period_end")
+    assert axe(modeller) == []
+    select_on_canvas(modeller, "notify_actions")
+    expect(modeller.locator("label[for=egenskap-parameter-1-varde]")).to_have_text(
+        "Value (expression)"
+    )
+    expect(modeller.locator("#egenskap-upprepning option:checked")).to_have_text("No, once")
+    assert axe(modeller) == []
+    open_process(modeller, "safety_prize")
+    select_on_canvas(modeller, "receive_nominations")
+    expect(modeller.locator("fieldset[data-group=message] legend").first).to_have_text("Message")
     assert axe(modeller) == []
 
 
@@ -287,3 +312,363 @@ def test_spiffarenas_other_extension_elements_are_kept(modeller: Any) -> None:
         )
 
     assert spiff(saved) == spiff(original)
+
+
+# -- messages, multi-instance and service tasks --------------------------------------------------
+
+UNDO = "() => window.kedjaModeller.get('commandStack').undo()"
+REPLACE = """([id, type, definition]) => {
+  const modeler = window.kedjaModeller;
+  const element = modeler.get("elementRegistry").get(id);
+  const target = definition ? { type, eventDefinitionType: definition } : { type };
+  return modeler.get("bpmnReplace").replaceElement(element, target).id;
+}"""
+
+
+def replace(page: Any, element_id: str, kind: str, definition: str | None = None) -> str:
+    """Change an element's kind as the context pad's wrench does (bpmn-js selects the result);
+    Kedja's diagrams have no message events to start from."""
+    new_id = page.evaluate(REPLACE, [element_id, kind, definition])
+    expect(page.locator("#egenskaper-vald")).to_contain_text(f"({new_id})")
+    return new_id
+
+
+def open_process(page: Any, key: str) -> None:
+    page.goto(f"/modeller/{key}")
+    page.wait_for_selector("#modeller[data-ready=true]")
+    page.wait_for_selector("#modeller-properties[data-ready=true]")
+
+
+def saved(page: Any) -> Any:
+    """The diagram as the page would save it now, parsed."""
+    data = page.evaluate(SAVED).encode("utf-8")
+    return etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def by_id(root: Any, element_id: str) -> Any:
+    return root.find(f".//*[@id='{element_id}']")
+
+
+def assert_validates(page: Any) -> None:
+    page.click("button[data-action=validate]")
+    page.wait_for_function(
+        "() => !document.getElementById('modeller-result').textContent.includes('…')"
+    )
+    assert page.locator(".modeller-clean").count() == 1, page.inner_text("#modeller-result")
+
+
+def correlation(root: Any) -> dict[str, list[tuple[str, str]]]:
+    """Each bpmn:correlationProperty's id -> its (message, retrieval expression) pairs."""
+    return {
+        prop.get("id"): [(r.get("messageRef"), "".join(c.text or "" for c in r)) for r in prop]
+        for prop in root.iter(f"{{{BPMN}}}correlationProperty")
+    }
+
+
+def test_a_receive_tasks_message_variable_and_correlation_are_edited(modeller: Any) -> None:
+    page = modeller
+    open_process(page, "safety_prize")
+    select_on_canvas(page, "receive_nominations")
+    group = page.locator("fieldset[data-group=message]")
+    expect(group).to_be_visible()
+    message = page.locator("#egenskap-meddelande")
+    assert message.input_value() == "message_nomination"
+    assert message.locator("option:checked").inner_text() == "nomination"
+    assert page.locator("#egenskap-meddelandevariabel").input_value() == "inkommen"
+    expect(page.locator("#egenskap-meddelandeinnehall")).to_be_hidden()  # it catches
+    assert page.locator("#egenskap-korrelation-1-namn").input_value() == "year"
+    assert page.locator("#egenskap-korrelation-1-uttryck").input_value() == "year"
+    expect(page.locator("#egenskap-korrelation-2-namn")).to_have_count(0)
+
+    page.fill("#egenskap-meddelandevariabel", "nominering")
+    page.fill("#egenskap-korrelation-1-uttryck", "int(year)")
+    page.keyboard.press("Tab")
+    group.get_by_role("button", name="Lägg till en korrelationsegenskap").click()
+    # the new row's name field has focus with its proposed name selected: typing replaces it
+    expect(page.locator("#egenskap-korrelation-2-namn")).to_be_focused()
+    page.keyboard.type("organisation")
+    page.keyboard.press("Tab")
+    page.keyboard.type("nominee_organisation")
+    page.keyboard.press("Tab")
+    root = saved(page)
+    task = by_id(root, "receive_nominations")
+    assert [e.text for e in task.iter(f"{{{SPIFF}}}messageVariable")] == ["nominering"]
+    assert correlation(root) == {
+        "year": [("message_nomination", "int(year)")],
+        "organisation": [("message_nomination", "nominee_organisation")],
+    }
+    # the new property joins the key that holds the message's other property
+    assert [r.text for r in root.iter(f"{{{BPMN}}}correlationPropertyRef")] == [
+        "year",
+        "organisation",
+    ]
+
+    # A name that cannot be a variable is refused, said why, and kept in the field.
+    name = page.locator("#egenskap-korrelation-2-namn")
+    name.fill("nominee organisation")
+    page.keyboard.press("Tab")
+    expect(name).to_have_accessible_description(re.compile("börja med en bokstav"))
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_value("nominee organisation")
+    assert "organisation" in correlation(saved(page))
+    assert_validates(page)
+
+    # Removing a row removes the property and its place in the correlation key.
+    group.get_by_role("button", name="Ta bort korrelationsegenskap 2").click()
+    root = saved(page)
+    assert list(correlation(root)) == ["year"]
+    assert [r.text for r in root.iter(f"{{{BPMN}}}correlationPropertyRef")] == ["year"]
+    page.evaluate(UNDO)
+    assert list(correlation(saved(page))) == ["year", "organisation"]
+
+    # A new message is added to the definitions and chosen, as one change: one undo takes
+    # both back.
+    page.fill("#egenskap-nytt-meddelande", "påminnelse")
+    page.keyboard.press("Enter")
+    expect(message).to_have_value("message_paminnelse")
+    expect(page.locator("#egenskap-korrelation-1-namn")).to_have_count(0)
+    root = saved(page)
+    assert by_id(root, "receive_nominations").get("messageRef") == "message_paminnelse"
+    assert by_id(root, "message_paminnelse").get("name") == "påminnelse"
+    assert_validates(page)
+    # The new message's first correlation property joins no correlation key (SpiffWorkflow's
+    # default key); the prize's key stays the nomination's.
+    group.get_by_role("button", name="Lägg till en korrelationsegenskap").click()
+    page.keyboard.type("ar")
+    page.keyboard.press("Tab")
+    page.keyboard.type("year")
+    page.keyboard.press("Tab")
+    root = saved(page)
+    assert correlation(root)["ar"] == [("message_paminnelse", "year")]
+    assert [r.text for r in root.iter(f"{{{BPMN}}}correlationPropertyRef")] == [
+        "year",
+        "organisation",
+    ]
+    assert_validates(page)
+    for _ in range(3):  # the expression, the name, the new property
+        page.evaluate(UNDO)
+    assert "ar" not in correlation(saved(page))
+    expect(message).to_have_value("message_paminnelse")
+    page.evaluate(UNDO)
+    expect(message).to_have_value("message_nomination")
+    root = saved(page)
+    assert by_id(root, "receive_nominations").get("messageRef") == "message_nomination"
+    assert by_id(root, "message_paminnelse") is None
+    expect(page.locator("#egenskap-korrelation-2-namn")).to_have_value("organisation")
+
+
+def test_message_events_get_their_message_variable_and_payload(modeller: Any) -> None:
+    """An event keeps its message and SpiffWorkflow's extensions on its
+    messageEventDefinition (where SpiffWorkflow reads them); a catching event names the
+    variable, a throwing one the payload."""
+    page = modeller
+    open_process(page, "safety_prize")
+    catch = replace(
+        page, "wait_window_open", "bpmn:IntermediateCatchEvent", "bpmn:MessageEventDefinition"
+    )
+    expect(page.locator("fieldset[data-group=message]")).to_be_visible()
+    expect(page.locator("fieldset[data-group=timer]")).to_be_hidden()
+    expect(page.locator("#egenskap-meddelande")).to_have_value("")
+    page.locator("#egenskap-meddelande").select_option(label="nomination")
+    # the chosen message brings its correlation
+    expect(page.locator("#egenskap-korrelation-1-namn")).to_have_value("year")
+    page.fill("#egenskap-meddelandevariabel", "forsta_nominering")
+    page.keyboard.press("Tab")
+
+    end = replace(page, "reminder_sent", "bpmn:EndEvent", "bpmn:MessageEventDefinition")
+    expect(page.locator("#egenskap-meddelandevariabel")).to_be_hidden()  # it throws
+    page.locator("#egenskap-meddelande").select_option(label="nomination")
+    page.fill("#egenskap-meddelandeinnehall", '{"year": year}')
+    page.keyboard.press("Tab")
+
+    root = saved(page)
+    caught = by_id(root, catch).find(f"{{{BPMN}}}messageEventDefinition")
+    assert caught.get("messageRef") == "message_nomination"
+    assert [e.text for e in caught.iter(f"{{{SPIFF}}}messageVariable")] == ["forsta_nominering"]
+    thrown = by_id(root, end).find(f"{{{BPMN}}}messageEventDefinition")
+    assert thrown.get("messageRef") == "message_nomination"
+    assert [e.text for e in thrown.iter(f"{{{SPIFF}}}messagePayload")] == ['{"year": year}']
+    assert_validates(page)
+    page.evaluate(UNDO)
+    assert not list(saved(page).iter(f"{{{SPIFF}}}messagePayload"))
+    expect(page.locator("#egenskap-meddelandeinnehall")).to_have_value("")
+
+
+def test_a_multi_instance_call_activity_is_edited_and_turned_off_and_on(modeller: Any) -> None:
+    page = modeller
+    open_process(page, "plan_cycle")
+    select_on_canvas(page, "organisation_plans")
+    group = page.locator("fieldset[data-group=loop]")
+    expect(group).to_be_visible()
+    kind = page.locator("#egenskap-upprepning")
+    assert kind.input_value() == "parallel"
+    shown = {
+        name: page.locator(f"#egenskap-{name}").input_value()
+        for name in ("samling", "samlingselement", "antal", "resultatsamling", "resultatelement")
+    }
+    assert shown == {
+        "samling": "participant_ids",
+        "samlingselement": "organisation",
+        "antal": "",
+        "resultatsamling": "plan_results",
+        "resultatelement": "plan",
+    }
+    assert page.locator("#egenskap-klar").input_value() == ""
+
+    kind.select_option("sequential")
+    page.fill("#egenskap-samling", "deltagare")
+    page.fill("#egenskap-resultatelement", "godkand_plan")
+    page.fill("#egenskap-klar", "len([p for p in plan_results if p]) >= 100")
+    page.keyboard.press("Tab")
+    root = saved(page)
+    activity = by_id(root, "organisation_plans")
+    loop = activity.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics")
+    assert loop.get("isSequential") == "true"
+    assert loop.find(f"{{{BPMN}}}loopDataInputRef").text == "deltagare"
+    assert loop.find(f"{{{BPMN}}}loopDataOutputRef").text == "plan_results"
+    assert loop.find(f"{{{BPMN}}}inputDataItem").get("id") == "organisation"
+    assert loop.find(f"{{{BPMN}}}outputDataItem").attrib == {
+        "id": "godkand_plan",
+        "name": "godkand_plan",
+    }
+    assert loop.find(f"{{{BPMN}}}completionCondition").text == (
+        "len([p for p in plan_results if p]) >= 100"
+    )
+    # the new collection is a property of the activity; the one it replaced is gone
+    assert [p.get("id") for p in activity.findall(f"{{{BPMN}}}property")] == [
+        "plan_results",
+        "deltagare",
+    ]
+    assert_validates(page)
+    page.evaluate(UNDO)
+    expect(page.locator("#egenskap-klar")).to_have_value("")
+    assert saved(page).find(f".//{{{BPMN}}}completionCondition") is None
+
+    # A name another kind of element already has cannot become a collection.
+    page.fill("#egenskap-samling", "collect_plans")
+    page.keyboard.press("Tab")
+    collection = page.locator("#egenskap-samling")
+    expect(collection).to_have_accessible_description(re.compile("används redan"))
+    expect(collection).to_have_value("collect_plans")
+    assert (
+        by_id(saved(page), "organisation_plans").find(f".//{{{BPMN}}}loopDataInputRef").text
+        == "deltagare"
+    )
+
+    # Once: the loop goes, with the properties only it used; undo brings all of it back.
+    kind.select_option("")
+    expect(page.locator("#egenskap-samling")).to_be_hidden()
+    activity = by_id(saved(page), "organisation_plans")
+    assert activity.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics") is None
+    assert activity.findall(f"{{{BPMN}}}property") == []
+    page.evaluate(UNDO)
+    expect(kind).to_have_value("sequential")
+    expect(page.locator("#egenskap-samling")).to_have_value("deltagare")
+    assert len(by_id(saved(page), "organisation_plans").findall(f"{{{BPMN}}}property")) == 2
+
+    # A single user task becomes multi-instance over a number of instances.
+    select_on_canvas(page, "confirm_participants")
+    expect(page.locator("#egenskap-upprepning")).to_have_value("")
+    expect(page.locator("#egenskap-antal")).to_be_hidden()
+    page.locator("#egenskap-upprepning").select_option("parallel")
+    page.fill("#egenskap-antal", "2")
+    page.keyboard.press("Tab")
+    loop = by_id(saved(page), "confirm_participants").find(
+        f"{{{BPMN}}}multiInstanceLoopCharacteristics"
+    )
+    assert loop.get("isSequential") is None
+    assert loop.find(f"{{{BPMN}}}loopCardinality").text == "2"
+    assert_validates(page)
+
+
+def parameter_rows(root: Any, element_id: str) -> list[tuple[str, str, str]]:
+    return [
+        (p.get("id"), p.get("type"), p.get("value"))
+        for p in by_id(root, element_id).iter(f"{{{SPIFF}}}parameter")
+    ]
+
+
+def test_a_service_tasks_operator_result_and_parameters_are_edited(
+    modeller: Any, live: Any
+) -> None:
+    page = modeller
+    select_on_canvas(page, "notify_actions")
+    group = page.locator("fieldset[data-group=serviceTask]")
+    expect(group).to_be_visible()
+    operator = page.locator("#egenskap-tjanst")
+    assert operator.input_value() == "notify"
+    offered = operator.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert offered == sorted(live.city.engine.services.names())
+    assert page.locator("#egenskap-resultatvariabel").input_value() == "atgardsbesked"
+    rows = [
+        (
+            page.locator(f"#egenskap-parameter-{n}-namn").input_value(),
+            page.locator(f"#egenskap-parameter-{n}-typ").input_value(),
+            page.locator(f"#egenskap-parameter-{n}-varde").input_value(),
+        )
+        for n in range(1, 5)
+    ]
+    assert rows == parameter_rows(saved(page), "notify_actions")
+    assert rows[1] == ("organisation", "any", "None")
+
+    page.fill("#egenskap-resultatvariabel", "besked")
+    page.fill("#egenskap-parameter-4-varde", "f'Åtgärder: {beslutade_atgarder}'")
+    page.keyboard.press("Tab")
+    group.get_by_role("button", name="Ta bort parameter 2").click()
+    expect(page.locator("#egenskap-parameter-2-namn")).to_be_focused()
+    expect(page.locator("#egenskap-parameter-2-namn")).to_have_value("subject")
+    group.get_by_role("button", name="Lägg till en parameter").click()
+    expect(page.locator("#egenskap-parameter-4-namn")).to_be_focused()
+    page.keyboard.type("kind")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the type stays "any"
+    page.keyboard.type("'decision'")
+    page.keyboard.press("Tab")
+    root = saved(page)
+    assert by_id(root, "notify_actions").find(f".//{{{SPIFF}}}serviceTaskOperator").attrib == {
+        "id": "notify",
+        "resultVariable": "besked",
+    }
+    assert parameter_rows(root, "notify_actions") == [
+        ("role", "any", "'coordinator'"),
+        ("subject", "any", "f'Riskhanteringsrådet har beslutat om åtgärder: {tertial_id} {year}'"),
+        ("message", "any", "f'Åtgärder: {beslutade_atgarder}'"),
+        ("kind", "any", "'decision'"),
+    ]
+
+    # Two parameters cannot share a name; the typed name stays for correcting.
+    page.fill("#egenskap-parameter-4-namn", "subject")
+    page.keyboard.press("Tab")
+    name = page.locator("#egenskap-parameter-4-namn")
+    expect(name).to_have_accessible_description(re.compile("redan en parameter"))
+    expect(name).to_have_value("subject")
+    assert parameter_rows(saved(page), "notify_actions")[3][0] == "kind"
+    name.fill("kind")
+    page.keyboard.press("Tab")
+    expect(group.locator(".field-error")).to_have_count(0)
+    expect(name).not_to_have_attribute("aria-invalid", "true")
+
+    operator.select_option("notify_users")
+    assert (
+        saved(page).find(f".//*[@id='notify_actions']//{{{SPIFF}}}serviceTaskOperator").get("id")
+        == "notify_users"
+    )
+    page.evaluate(UNDO)
+    expect(operator).to_have_value("notify")
+    assert_validates(page)
+
+    # A task made a service task chooses its operator; until then only the choice is shown.
+    task = replace(page, "update_status", "bpmn:ServiceTask")
+    expect(operator).to_have_value("")
+    expect(page.locator("#egenskap-resultatvariabel")).to_be_hidden()
+    operator.select_option("compile_tertial_report")
+    expect(page.locator("#egenskap-resultatvariabel")).to_be_visible()
+    page.fill("#egenskap-resultatvariabel", "uppdatering")
+    page.keyboard.press("Tab")
+    found = by_id(saved(page), task).find(f".//{{{SPIFF}}}serviceTaskOperator")
+    assert found.attrib == {"id": "compile_tertial_report", "resultVariable": "uppdatering"}
+
+
+def test_the_panels_service_list_is_for_process_owners_only(page: Any, live: Any) -> None:
+    sign_in(page, "ansvarig.farsta")
+    assert page.request.get(f"{live.url}/modeller/tjanster.json").status == 403
