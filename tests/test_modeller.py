@@ -175,7 +175,7 @@ def test_a_broken_diagram_is_not_deployed(owner: FlaskClient, city: Any) -> None
 def test_deploying_makes_a_new_version_and_running_instances_stay(
     owner: FlaskClient, city: Any
 ) -> None:
-    running = city.start("tertial_loop", organisationer=[])
+    running = city.start("tertial_loop", plans=[])
     changed = deployed(city).replace(
         b'name="Behandla tertialrapporten"', 'name="Behandla tertialrapporten i rådet"'.encode()
     )
@@ -237,7 +237,7 @@ def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
     page says it stands on that element."""
     from tests.test_webui_auth import post
 
-    waiting = city.start("tertial_loop", organisationer=[])  # waits for T1's period end
+    waiting = city.start("tertial_loop", plans=[])  # waits for T1's period end
     renamed = deployed(city).replace(
         b'name="Behandla tertialrapporten"', 'name="Behandla tertialrapporten i rådet"'.encode()
     )
@@ -252,7 +252,7 @@ def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
         owner, "/modeller/tertial_loop"
     )
 
-    stuck = city.start("tertial_loop", organisationer=[])  # on version 2, waiting
+    stuck = city.start("tertial_loop", plans=[])  # on version 2, waiting
     xml = deployed(city)
     without_wait = _remove_period_end_wait(xml)
     assert post_json(owner, "/modeller/tertial_loop/driftsatt", without_wait).get_json()["ok"]

@@ -61,9 +61,22 @@ DEFAULTS = {
 }
 SAVE = """async (xml) => {
   const modeler = window.kedjaModeller;
-  const result = await modeler.importXML(xml);
-  const saved = await modeler.saveXML({ format: true });
-  return { warnings: result.warnings.map((w) => w.message), xml: saved.xml };
+  const result = await window.kedjaModellerFiles.open(xml);
+  const bpmnJs = await modeler.saveXML({ format: true });
+  const page = await window.kedjaModellerFiles.save();
+  return { warnings: result.warnings.map((w) => w.message), xml: page.xml, bpmnJs: bpmnJs.xml };
+}"""
+
+
+DELETE_FIRST_TASK = """async (xml) => {
+  const modeler = window.kedjaModeller;
+  const first = await window.kedjaModellerFiles.open(xml);
+  const task = modeler.get("elementRegistry").filter((e) => e.type === "bpmn:Task")[0];
+  modeler.get("modeling").removeElements([task]);
+  const saved = await window.kedjaModellerFiles.save();
+  const again = await modeler.importXML(saved.xml);
+  return { id: task.id, xml: saved.xml, warnings: again.warnings.length,
+           originalWarnings: first.warnings.length };
 }"""
 
 
@@ -153,30 +166,46 @@ def modeller(page: Any, live: Any) -> Any:
 @pytest.mark.skipif(not MODELS, reason="shared/corpora/miwg is not available")
 def test_every_miwg_model_survives_the_modeller(modeller: Any) -> None:
     assert len(MODELS) == 21
-    results = {}
+    results, by_bpmn_js = {}, {}
     for name in MODELS:
         original = (MIWG / name).read_bytes()
         text = original.decode("iso-8859-1" if b"ISO-8859-1" in original[:100] else "utf-8")
         saved = modeller.evaluate(SAVE, text)
         results[name] = lost(original, saved["xml"].encode("utf-8"))
+        by_bpmn_js[name] = lost(original, saved["bpmnJs"].encode("utf-8"))
     assert {n: r for n, r in results.items() if r} == KNOWN
-    # Why B.1.0 and B.2.0 lose what they lose: only layout (DI) is gone, and only the layout
-    # of elements of a process that no pool shows — the semantic elements are all kept.
+    # What the page puts back that bpmn-js alone drops: layout only. In B.1.0 and B.2.0 the
+    # layout of the elements of a process no pool shows (bpmn-js draws a collaboration from
+    # its pools), B.2.0's messageVisibleKind, and C.7.0's edge that draws no element.
+    restored = {n for n in MODELS if by_bpmn_js[n] != results[n]}
+    assert restored == {"B.1.0.bpmn", "B.2.0.bpmn", "C.7.0.bpmn"}
     for name in ("B.1.0.bpmn", "B.2.0.bpmn"):
         unpooled = unpooled_ids((MIWG / name).read_bytes())
-        assert {tag for _owner, tag, _attrs, _text in results[name]} <= DI_TAGS
+        assert {tag for _owner, tag, _attrs, _text in by_bpmn_js[name]} <= DI_TAGS
         refs = {
             dict(map(tuple, attrs)).get("bpmnElement")
-            for _owner, tag, attrs, _text in results[name]
+            for _owner, tag, attrs, _text in by_bpmn_js[name]
             if tag in ("BPMNShape", "BPMNEdge")
             and "messageVisibleKind" not in dict(map(tuple, attrs))
         }
         assert refs and refs <= unpooled, name
-    # bpmn-js keeps B.2.0's message flow edge but drops its messageVisibleKind attribute.
-    kinds = [e for n in KNOWN for e in KNOWN[n] if "messageVisibleKind" in dict(map(tuple, e[2]))]
+    kinds = [e for e in by_bpmn_js["B.2.0.bpmn"] if "messageVisibleKind" in dict(map(tuple, e[2]))]
     assert [(e[0], dict(map(tuple, e[2]))["messageVisibleKind"]) for e in kinds] == [
         ("E1373638081031__09e7cb23-4a1b-4165-b93a-cf635c223ee5", "initiating")
     ]
+    edges = [e for e in by_bpmn_js["C.7.0.bpmn"] if e[1] == "BPMNEdge"]
+    assert len(edges) == 1 and "bpmnElement" not in dict(map(tuple, edges[0][2]))
+
+
+def test_what_the_process_owner_deletes_stays_deleted(modeller: Any) -> None:
+    """The layout put back is only what bpmn-js could not show: a deleted element's shape
+    is not brought back from the document as opened."""
+    text = (MIWG / "B.1.0.bpmn").read_text("utf-8")
+    deleted = modeller.evaluate(DELETE_FIRST_TASK, text)
+    saved = etree.fromstring(deleted["xml"].encode("utf-8"))
+    assert not saved.xpath(f"//*[@id='{deleted['id']}' or @bpmnElement='{deleted['id']}']")
+    # and the page's save opens again in bpmn-js with no more warnings than the original
+    assert deleted["warnings"] <= deleted["originalWarnings"]
 
 
 def test_the_modeller_page_passes_axe_in_swedish_and_english(modeller: Any, live: Any) -> None:
@@ -226,7 +255,7 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     modeller: Any, live: Any
 ) -> None:
     city = live.city
-    running = city.start("tertial_loop", organisationer=[])
+    running = city.start("tertial_loop", plans=[])
     page = modeller
     lane = page.evaluate(BREAK)
     page.click("button[data-action=validate]")
@@ -262,7 +291,7 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     city.advance_to("2026-05-01T08:00:00+02:00")
     info = city.engine.runtime.get(running)
     assert (info.version, info.state) == (1, "running")
-    assert city.engine.runtime.get(city.start("tertial_loop", 2027, organisationer=[])).version == 2
+    assert city.engine.runtime.get(city.start("tertial_loop", 2027, plans=[])).version == 2
     # Moving it: the page says the case can move; the process owner moves it with a reason.
     page.goto("/modeller/tertial_loop")
     row = page.locator(".modeller-migration tbody tr", has_text=str(running))
