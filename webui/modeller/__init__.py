@@ -14,6 +14,8 @@ JavaScript as far as it can: the version list, the downloads, and deploying an e
 
 from __future__ import annotations
 
+import posixpath
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import (
@@ -29,14 +31,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from engine.errors import NotFound, ValidationError
+from engine.errors import NotFound, Problem, ValidationError
 from engine.repository import DefinitionInfo
 from engine.xml_safety import MAX_XML_BYTES
 from processes.calendar import GovernanceCalendar
 from processes.roles import LANES
-from webui.auth.access import current_actor, engine, role_required
+from webui.auth.access import current_actor, engine, register, role_required
 
-from . import checks
+from . import checks, form_files
 
 bp = Blueprint(
     "modeller",
@@ -91,7 +93,7 @@ def _chosen_file(definition: DefinitionInfo, files: dict[str, bytes], name: str 
 
 def _user_name(user_id: str) -> str:
     try:
-        return engine().register.user(user_id).name  # type: ignore[attr-defined]
+        return register().user(user_id).name
     except NotFound:
         return user_id
 
@@ -143,6 +145,7 @@ def _render_show(
         moved=moved,
         draft=draft,
         draft_opened=opened,
+        form_templates=form_files.template_texts(),
     )
     return body, status
 
@@ -176,6 +179,16 @@ def move_cases(key: str):  # type: ignore[no-untyped-def]
             refused=len(refused),
         )
     )
+    if refused:  # the table says what stands in the way; this says what the owner can do
+        flash(
+            _(
+                "Ärenden som inte kunde flyttas fortsätter på sin version; tabellen säger "
+                "vilket element som står i vägen. Flytta dem när de har gått vidare från det "
+                "elementet, eller be en administratör avbryta dem i driftöversikten om de inte "
+                "ska fortsätta."
+            ),
+            "info",
+        )
     return _render_show(key, None, None, moved=moved)
 
 
@@ -191,13 +204,24 @@ def diagram(key: str):  # type: ignore[no-untyped-def]
         if draft is None:
             abort(404)
         definition = _definition(key, draft.base_version)
+        files = engine().repository.files(definition.id)
         xml = draft.content
+    folder = posixpath.dirname(chosen)
+    names = _form_files(definition, chosen)
+    drafted = _drafts.forms(key) if request.args.get("utkast") == "1" else {}
     return jsonify(
         key=definition.key,
         version=definition.version,
         file=chosen,
         xml=xml,
-        forms=_form_files(definition, chosen),
+        forms=names,
+        # the forms panel edits these beside the diagram (static/forms-panel.js)
+        form_texts={n: files[posixpath.join(folder, n)].decode("utf-8-sig") for n in names},
+        form_drafts={
+            posixpath.relpath(n, folder or "."): text
+            for n, text in drafted.items()
+            if posixpath.dirname(n).startswith(folder)
+        },
         draft=request.args.get("utkast") == "1",
     )
 
@@ -224,6 +248,14 @@ def roles():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.get("/tjanster.json")
+@role_required(*ROLES)
+def services():  # type: ignore[no-untyped-def]
+    """The operators a service task may name: exactly those the deploy accepts (the
+    engine's registered services), so the panel offers no name the checks would refuse."""
+    return jsonify(operators=sorted(engine().services.names()))
+
+
 @bp.get("/<key>/ladda-ned")
 @role_required(*ROLES)
 def download(key: str):  # type: ignore[no-untyped-def]
@@ -243,11 +275,33 @@ def download(key: str):  # type: ignore[no-untyped-def]
 # -- checking and deploying ---------------------------------------------------------------------
 
 
-def _submitted() -> tuple[DefinitionInfo, dict[str, bytes], str, bytes]:
-    """The definition the edit starts from, its files, the edited file's name and text —
-    from the page's JSON request or from the upload form."""
+@dataclass(frozen=True)
+class Submission:
+    """An edit as the page or the upload form sends it: the definition it starts from, its
+    files with the edited forms in place, and the edited diagram's name and text. `problems`
+    are the edited forms that could not be taken (they are not in `files`)."""
+
+    definition: DefinitionInfo
+    files: dict[str, bytes]
+    chosen: str
+    data: bytes
+    forms: dict[str, bytes] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def check(self) -> list[Problem]:
+        """Everything deploying this edit would meet, the forms' own problems first."""
+        return self.problems + checks.check(self.files, self.chosen, self.data, engine().services)
+
+    def findings(self, problems: list[Problem]) -> list[checks.Finding]:
+        return checks.findings(problems, self.chosen, self.data)
+
+
+def _submitted() -> Submission:
+    """The edit from the page's JSON request (the diagram and the forms edited beside it) or
+    from the upload form (a diagram only)."""
     definition = _definition(request.view_args["key"], _version_arg())  # type: ignore[index]
     files = engine().repository.files(definition.id)
+    edited_forms = None
     if request.is_json:
         payload = request.get_json(silent=True) or {}
         xml = payload.get("xml")
@@ -255,6 +309,7 @@ def _submitted() -> tuple[DefinitionInfo, dict[str, bytes], str, bytes]:
             abort(400)
         data = xml.encode("utf-8")
         name = payload.get("file")
+        edited_forms = payload.get("forms")
     else:
         upload = request.files.get("diagram")
         if upload is None or not upload.filename:
@@ -262,39 +317,46 @@ def _submitted() -> tuple[DefinitionInfo, dict[str, bytes], str, bytes]:
         data = upload.read(MAX_XML_BYTES + 1)
         name = request.form.get("file")
     chosen = _chosen_file(definition, files, name if isinstance(name, str) else None)
-    return definition, files, chosen, data
+    edits = form_files.edits_from(edited_forms, files, chosen)
+    return Submission(
+        definition,
+        {**files, **edits.files},
+        chosen,
+        data,
+        edits.files,
+        edits.problems,
+    )
 
 
 @bp.post("/<key>/validera")
 @role_required(*ROLES)
 def validate(key: str):  # type: ignore[no-untyped-def]
-    _definition_info, files, chosen, data = _submitted()
-    problems = checks.check(files, chosen, data, engine().services)
-    found = checks.findings(problems, chosen, data)
-    return jsonify(ok=not found, file=chosen, problems=[f.as_dict() for f in found])
+    edit = _submitted()
+    found = edit.findings(edit.check())
+    return jsonify(ok=not found, file=edit.chosen, problems=[f.as_dict() for f in found])
 
 
 @bp.post("/<key>/driftsatt")
 @role_required(*ROLES)
 def deploy(key: str):  # type: ignore[no-untyped-def]
-    definition, files, chosen, data = _submitted()
-    problems = checks.check(files, chosen, data, engine().services)
+    edit = _submitted()
+    problems = edit.check()
     deployed = []
     if not problems:
         try:
             results = engine().repository.deploy(
-                checks.edited_bundle(files, chosen, data), current_actor()
+                checks.edited_bundle(edit.files, edit.chosen, edit.data), current_actor()
             )
         except ValidationError as err:
             problems = list(err.problems)
         else:
             deployed = [r for r in results if r.created]
-    found = checks.findings(problems, chosen, data)
+    found = edit.findings(problems)
     if not found:
-        _drafts.remove(key, chosen)  # deployed: the draft is no longer unfinished work
+        _drafts.remove(key, edit.chosen)  # deployed: the draft is no longer unfinished work
     if request.is_json:
         if found:
-            return jsonify(ok=False, file=chosen, problems=[f.as_dict() for f in found]), 422
+            return jsonify(ok=False, file=edit.chosen, problems=[f.as_dict() for f in found]), 422
         _flash_deployed(deployed)  # shown on the page the script opens next
         return jsonify(
             ok=True,
@@ -302,7 +364,7 @@ def deploy(key: str):  # type: ignore[no-untyped-def]
             url=url_for("modeller.show", key=key),
         )
     if found:
-        return _render_show(key, definition.version, chosen, found, 422)
+        return _render_show(key, edit.definition.version, edit.chosen, found, 422)
     _flash_deployed(deployed)
     return redirect(url_for("modeller.show", key=key))
 

@@ -6,11 +6,14 @@ the answer says whether it could be deployed, but saved whatever the checks find
 process's page then offers to open it again or throw it away.
 
 One current draft per process, file and user (`processes.models.ModellerDraft`): saving again
-replaces it; the deployed versions are the history, not the drafts. A draft is private to the
-one who saved it (another process owner sees the deployed diagram and nothing of the draft),
-and deploying the file from the modeller removes the deployer's draft of it: once deployed it
-is no longer unfinished work. A draft remembers the version it was edited from; opening it
-opens that version's page, so deploying from a draft of an older version says so.
+replaces it. The forms edited beside the diagram are saved with it, one row per form file,
+and belong to the diagram's draft: opening the draft opens them, and throwing the draft away
+or deploying it removes them too. The deployed versions are the history, not the drafts.
+A draft is private to the one who saved it (another process owner sees the deployed diagram
+and nothing of the draft), and deploying the file from the modeller removes the deployer's
+draft of it: once deployed it is no longer unfinished work. A draft remembers the version it
+was edited from; opening it opens that version's page, so deploying from a draft of an older
+version says so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from engine.xml_safety import MAX_XML_BYTES
 from processes.models import ModellerDraft
 from webui.auth.access import current_actor, engine, role_required
 
-from . import ROLES, _chosen_file, _definition, _submitted, bp, checks
+from . import ROLES, _chosen_file, _definition, _submitted, bp
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,28 @@ def current(key: str, file_name: str) -> Draft | None:
         return Draft(row.file_name, row.base_version, from_storage(row.saved_at), row.content)  # type: ignore[arg-type]
 
 
-def remove(key: str, file_name: str) -> bool:
-    """Throw away the signed-in user's draft of a file; True if there was one."""
-    with engine().db.write() as session:
-        result = session.execute(
-            delete(ModellerDraft).where(
+def forms(key: str) -> dict[str, str]:
+    """The form files the signed-in user saved with a draft of the process, by file name."""
+    with engine().db.read() as session:
+        rows = session.scalars(
+            select(ModellerDraft).where(
                 ModellerDraft.definition_key == key,
-                ModellerDraft.file_name == file_name,
+                ModellerDraft.file_name.like("%.json"),
                 ModellerDraft.saved_by == current_actor().id,
             )
         )
+        return {row.file_name: row.content for row in rows}
+
+
+def remove(key: str, file_name: str) -> bool:
+    """Throw away the signed-in user's draft of a file, and the forms saved with it; True if
+    there was a draft of the file."""
+    with engine().db.write() as session:
+        mine = (ModellerDraft.definition_key == key, ModellerDraft.saved_by == current_actor().id)
+        result = session.execute(
+            delete(ModellerDraft).where(*mine, ModellerDraft.file_name == file_name)
+        )
+        session.execute(delete(ModellerDraft).where(*mine, ModellerDraft.file_name.like("%.json")))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -91,14 +106,19 @@ def _save(key: str, file_name: str, base_version: int, content: str) -> datetime
 @bp.post("/<key>/utkast")
 @role_required(*ROLES)
 def save_draft(key: str):  # type: ignore[no-untyped-def]
-    """Save the edited diagram (JSON from the page's script, CSRF in the header)."""
+    """Save the edited diagram and the forms edited beside it (JSON from the page's
+    script, CSRF in the header). Forms whose text is not yet valid JSON are saved too —
+    a draft is unfinished work — and the answer lists their problems."""
     if not request.is_json:
         abort(400)
-    definition, files, chosen, data = _submitted()
+    edit = _submitted()
+    definition, chosen, data = edit.definition, edit.chosen, edit.data
     if len(data) > MAX_XML_BYTES:
         return jsonify(ok=False, message=_("Diagrammet är för stort för att sparas.")), 413
     saved_at = _save(key, chosen, definition.version, data.decode("utf-8"))
-    found = checks.findings(checks.check(files, chosen, data, engine().services), chosen, data)
+    for name, text in edit.forms.items():
+        _save(key, name, definition.version, text.decode("utf-8"))
+    found = edit.findings(edit.check())
     when = current_app.jinja_env.filters["when"](saved_at)
     return jsonify(
         ok=True,

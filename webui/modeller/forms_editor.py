@@ -1,29 +1,27 @@
-"""Editing a process's task forms (JSON Schema + UI schema) beside a preview, and deploying them.
+"""The form editor page: one task form (JSON Schema + UI schema) beside its preview.
 
-A task form is two files of the deployed definition: `<name>.schema.json` (what the data
-is) and `<name>.uischema.json` (how it is shown). The editor (`/modeller/<key>/formular/
-<file>`) shows both as text next to the form exactly as the task page would render it —
-the preview comes from `webui.forms` on the server, so "Förhandsgranska" works without
+The modeller page edits forms beside the diagram (`static/forms-panel.js`) and deploys them
+with it; this page is the same editing without JavaScript, one form at a time (`/modeller/
+<key>/formular/<file>`): both texts next to the form exactly as the task page would render
+it — the preview comes from `webui.forms` on the server, so "Förhandsgranska" works without
 JavaScript; `form-editor.js` only asks the same server code again after a pause in typing.
+Names, templates and the checks of the text are `form_files`.
 
 Nothing is stored until "Driftsätt": that deploys a new version with every other file of
 the definition unchanged, after the same checks as any deploy (`checks`). A new form made
-from a template lives only in the editor's text until it is deployed with that version.
+here is refused until a user task names it — the engine versions only the files a process
+uses — which is why new forms are made on the modeller page, beside the task that uses them.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from markupsafe import Markup
 
 from engine.errors import ValidationError
@@ -32,55 +30,16 @@ from webui import forms
 from webui.auth.access import current_actor, engine, role_required
 
 from . import ROLES, _definition, _flash_deployed, _main_diagram, _version_arg, bp, checks
-
-SCHEMA = ".schema.json"
-UI = ".uischema.json"
-NEW_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-TEMPLATES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "beslut": (
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "Beslut",
-            "type": "object",
-            "required": ["beslut", "motivering"],
-            "properties": {
-                "beslut": {
-                    "type": "string",
-                    "title": "Beslut",
-                    "oneOf": [
-                        {"const": "godkann", "title": "Godkänn"},
-                        {"const": "aterremittera", "title": "Återremittera"},
-                    ],
-                },
-                "motivering": {"type": "string", "title": "Motivering"},
-            },
-        },
-        {
-            "ui:order": ["beslut", "motivering"],
-            "beslut": {"ui:widget": "radio"},
-            "motivering": {"ui:widget": "textarea"},
-        },
-    ),
-    "tom": (
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "",
-            "type": "object",
-            "properties": {},
-        },
-        {},
-    ),
-}
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
-
-
-def ui_name(schema_name: str) -> str:
-    """The UI schema that belongs to a JSON Schema file (the processes' naming)."""
-    return schema_name.removesuffix(SCHEMA) + UI
+from .form_files import (
+    NEW_NAME,
+    SCHEMA,
+    TEMPLATES,
+    forms_folder,
+    parse_object,
+    schema_error,
+    template_text,
+    ui_name,
+)
 
 
 def form_files(definition: DefinitionInfo) -> list[str]:
@@ -90,8 +49,7 @@ def form_files(definition: DefinitionInfo) -> list[str]:
 
 def _forms_folder(definition: DefinitionInfo, files: dict[str, bytes]) -> str:
     """Where a new form goes: `forms/` beside the main diagram, as the processes keep them."""
-    folder = posixpath.dirname(_main_diagram(definition, files))
-    return posixpath.join(folder, "forms") if folder else "forms"
+    return forms_folder(_main_diagram(definition, files))
 
 
 @dataclass
@@ -109,16 +67,8 @@ class Edit:
         """Parse both texts; on success render the preview. None (with `errors`) if not."""
         schema = self._parse("schema", self.schema_text)
         ui = self._parse("ui", self.ui_text or "{}")
-        if isinstance(schema, dict):
-            try:
-                Draft202012Validator.check_schema(schema)
-            except SchemaError as err:
-                path = "/".join(str(p) for p in err.path)
-                self.errors["schema"] = _(
-                    "Ogiltigt JSON Schema%(where)s: %(message)s",
-                    where=f" ({path})" if path else "",
-                    message=err.message,
-                )
+        if isinstance(schema, dict) and (problem := schema_error(schema)):
+            self.errors["schema"] = problem
         if self.errors or not isinstance(schema, dict) or not isinstance(ui, dict):
             return None
         self.title = str(schema.get("title") or "")
@@ -129,19 +79,9 @@ class Edit:
         return schema, ui
 
     def _parse(self, which: str, text: str) -> Any:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            self.errors[which] = _(
-                "Ogiltig JSON på rad %(line)s, tecken %(column)s: %(message)s",
-                line=err.lineno,
-                column=err.colno,
-                message=err.msg,
-            )
-            return None
-        if not isinstance(value, dict):
-            self.errors[which] = _("Texten måste vara ett JSON-objekt: { … }.")
-            return None
+        value, error = parse_object(text)
+        if error:
+            self.errors[which] = error
         return value
 
 
@@ -159,7 +99,7 @@ def _stored(definition: DefinitionInfo, name: str) -> tuple[dict[str, bytes], Ed
     folder = _forms_folder(definition, files)
     if template is None or posixpath.dirname(name) != folder or not NEW_NAME.match(stem):
         abort(404)
-    return files, Edit(_text(template[0]), _text(template[1]))
+    return files, Edit(template_text(template[0]), template_text(template[1]))
 
 
 def _render(definition: DefinitionInfo, name: str, edit: Edit, status: int = 200) -> Any:
@@ -277,12 +217,15 @@ def form_submit(key: str, name: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("modeller.form_editor", key=key, name=name))
 
 
+@bp.post("/<key>/formular-forhandsgranska")
 @bp.post("/<key>/formular-forhandsgranska/<path:name>")
 @role_required(*ROLES)
-def form_preview(key: str, name: str):  # type: ignore[no-untyped-def]
-    """The preview for `form-editor.js`: the same rendering as the page, as JSON."""
+def form_preview(key: str, name: str | None = None):  # type: ignore[no-untyped-def]
+    """The preview for `form-editor.js` and the modeller page's forms panel: the same
+    rendering as the editor page, as JSON. Nothing is stored; the panel names no file."""
     definition = _definition(key, _version_arg())
-    _stored(definition, name)
+    if name is not None:
+        _stored(definition, name)
     payload = request.get_json(silent=True) or {}
     edit = Edit(str(payload.get("schema", "")), str(payload.get("ui", "")))
     edit.check()

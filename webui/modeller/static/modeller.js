@@ -8,7 +8,8 @@
  * user works from. The page works without this script (download, upload form, versions).
  * The Modeler is exposed as window.kedjaModeller so the browser tests drive the same
  * instance a process owner uses. It reads SpiffWorkflow's extension elements through the
- * moddle descriptor spiffworkflow.json; properties.js adds the properties panel.
+ * moddle descriptor spiffworkflow.json; properties.js adds the properties panel and
+ * forms-panel.js the forms edited beside the diagram, which are sent with it.
  */
 (function () {
   "use strict";
@@ -130,10 +131,96 @@
     result.focus();
   }
 
+  // -- opening and saving: bpmn-js plus the layout it cannot show ------------------------------
+
+  var DI = "http://www.omg.org/spec/BPMN/20100524/DI";
+  var opened = null; // the document as it was opened, for keepLayout
+
+  function byId(doc) {
+    var ids = {};
+    var all = doc.getElementsByTagName("*");
+    for (var i = 0; i < all.length; i += 1) {
+      if (all[i].hasAttribute("id")) {
+        ids[all[i].getAttribute("id")] = all[i];
+      }
+    }
+    return ids;
+  }
+
+  function diagramElements(doc) {
+    var found = [];
+    ["BPMNShape", "BPMNEdge"].forEach(function (name) {
+      var list = doc.getElementsByTagNameNS(DI, name);
+      for (var i = 0; i < list.length; i += 1) {
+        found.push(list[i]);
+      }
+    });
+    return found;
+  }
+
+  // bpmn-js draws a collaboration from its pools only, so the layout of a process no pool
+  // shows is dropped on import (MIWG B.1.0, B.2.0), as is an edge that draws no element
+  // (C.7.0) and a DI attribute bpmn-moddle does not know (messageVisibleKind). Put back,
+  // from the document as opened, every shape and edge whose element still exists (or that
+  // draws none) and every DI attribute of a kept shape or edge: what the process owner
+  // deleted stays deleted, what bpmn-js could not show is not lost (docs/modeller.md).
+  function keepLayout(original, savedXml) {
+    if (!original) {
+      return savedXml;
+    }
+    var saved = new DOMParser().parseFromString(savedXml, "application/xml");
+    var planes = saved.getElementsByTagNameNS(DI, "BPMNPlane");
+    if (saved.getElementsByTagName("parsererror").length || !planes.length) {
+      return savedXml;
+    }
+    var ids = byId(saved);
+    var drawn = {};
+    diagramElements(saved).forEach(function (di) {
+      drawn[di.getAttribute("bpmnElement")] = true;
+    });
+    var changed = false;
+    diagramElements(original).forEach(function (di) {
+      var ref = di.getAttribute("bpmnElement");
+      var id = di.getAttribute("id");
+      var kept = id ? ids[id] : null;
+      if (kept && kept.namespaceURI === DI) {
+        for (var i = 0; i < di.attributes.length; i += 1) {
+          var attribute = di.attributes[i];
+          if (!kept.hasAttributeNS(attribute.namespaceURI, attribute.localName)) {
+            kept.setAttributeNS(attribute.namespaceURI, attribute.name, attribute.value);
+            changed = true;
+          }
+        }
+        return;
+      }
+      if (kept || (ref && (!ids[ref] || drawn[ref]))) {
+        return;
+      }
+      var plane = ids[di.parentNode.getAttribute("id")];
+      if (!plane || plane.localName !== "BPMNPlane") {
+        plane = planes[0];
+      }
+      plane.appendChild(saved.importNode(di, true));
+      changed = true;
+    });
+    return changed ? new XMLSerializer().serializeToString(saved) : savedXml;
+  }
+
+  function openXML(xml) {
+    var parsed = new DOMParser().parseFromString(xml, "application/xml");
+    opened = parsed.getElementsByTagName("parsererror").length ? null : parsed;
+    return modeler.importXML(xml);
+  }
+
+  function saveXML() {
+    return modeler.saveXML({ format: true }).then(function (saved) {
+      return { xml: keepLayout(opened, saved.xml) };
+    });
+  }
+
   function post(url, busy) {
     result.textContent = busy;
-    return modeler
-      .saveXML({ format: true })
+    return saveXML()
       .then(function (saved) {
         return fetch(url, {
           method: "POST",
@@ -146,7 +233,9 @@
           body: JSON.stringify({
             xml: saved.xml,
             file: section.getAttribute("data-file"),
-            version: section.getAttribute("data-version")
+            version: section.getAttribute("data-version"),
+            // the forms edited beside the diagram go with it (forms-panel.js)
+            forms: section.kedjaForms ? section.kedjaForms.changed() : {}
           })
         });
       })
@@ -243,7 +332,9 @@
         moddleExtensions: { spiffworkflow: loaded[1] }
       });
       window.kedjaModeller = modeler;
-      return modeler.importXML(data.xml).then(function () {
+      // the page's own open and save, for the tests that check what a round trip keeps
+      window.kedjaModellerFiles = { open: openXML, save: saveXML };
+      return openXML(data.xml).then(function () {
         var svg = holder.querySelector("svg");
         if (svg) {
           svg.setAttribute("role", "img");
@@ -254,7 +345,12 @@
         // properties.js builds its panel on this (it needs the Modeler and the form files)
         section.dispatchEvent(
           new CustomEvent("kedja:modeller-ready", {
-            detail: { modeler: modeler, forms: data.forms || [] }
+            detail: {
+              modeler: modeler,
+              forms: data.forms || [],
+              formTexts: data.form_texts || {},
+              formDrafts: data.form_drafts || {}
+            }
           })
         );
         section.setAttribute("data-ready", "true");
