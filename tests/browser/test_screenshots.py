@@ -1,4 +1,4 @@
-"""The README's and the user guide's pictures of the task list and a form, taken from the
+"""The README's and the guides' pictures (the task list, a form, the modeller), taken from the
 real application on the demo city. Runs as a test (the pages render, in Chromium, for a
 responsible person); with KEDJA_WRITE_DOC_IMAGES=1 it also writes the PNGs to docs/images/."""
 
@@ -37,3 +37,24 @@ def test_task_list_and_lagesbild_form_for_the_readme(page: Any, live: Any) -> No
     page.get_by_role("link", name="Ta fram lägesbild").first.click()
     expect(page.locator("h1")).to_have_text("Ta fram lägesbild")
     _shoot(page, "task-form.png")
+
+
+def test_the_modeller_with_a_task_selected_for_the_readme(page: Any, live: Any) -> None:
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    sign_in(page, "processagare")
+    page.goto("/modeller/tertial_loop")
+    page.wait_for_selector("#modeller[data-ready=true]")
+    page.wait_for_selector("#modeller-properties[data-ready=true]")
+    page.evaluate(
+        """() => {
+          const modeler = window.kedjaModeller;
+          const task = modeler.get("elementRegistry").get("council_tertial");
+          modeler.get("selection").select(task);
+        }"""
+    )
+    expect(page.locator("#egenskaper-vald")).to_contain_text("(council_tertial)")
+    expect(page.locator("#formular-val")).to_have_value("forms/council_tertial.schema.json")
+    expect(page.locator("#formularpanel-visning")).to_contain_text("Riskhanteringsrådet")
+    _shoot(page, "modeller.png")
+    page.evaluate("() => document.getElementById('modeller-forms').scrollIntoView()")
+    _shoot(page, "modeller-forms.png")
