@@ -240,12 +240,7 @@ def cockpit_action(instance_id: int, action: str):  # type: ignore[no-untyped-de
 @role_required("administrator")
 def cockpit_reassign(instance_id: int, task_id: int):  # type: ignore[no-untyped-def]
     eng, actor = engine(), current_actor()
-    try:
-        task = eng.tasks.get(task_id)
-    except NotFound:
-        abort(404)
-    if task.instance_id != instance_id:
-        abort(404)
+    _task_of(instance_id, task_id)
     field = f"reason_task_{task_id}"
     reason, to_user = _reason(field), (request.form.get(f"to_{task_id}") or "").strip()
     errors = {}
@@ -283,17 +278,24 @@ def cockpit_reassign(instance_id: int, task_id: int):  # type: ignore[no-untyped
     return redirect(url_for(".cockpit_instance", instance_id=instance_id), code=303)
 
 
+def _task_of(instance_id: int, task_id: int) -> Any:
+    """The task, or 404 unless it belongs to the case in the address (a task id from
+    another case must not be acted on through this one's page)."""
+    try:
+        task = engine().tasks.get(task_id)
+    except NotFound:
+        abort(404)
+    if task.instance_id != instance_id:
+        abort(404)
+    return task
+
+
 @bp.post("/arenden/<int:instance_id>/uppgifter/<int:task_id>/hoppa-over")
 @role_required("administrator")
 def cockpit_skip(instance_id: int, task_id: int):  # type: ignore[no-untyped-def]
     """Move a stuck task on without its form; the reason goes into the history."""
     eng, actor = engine(), current_actor()
-    try:
-        task = eng.tasks.get(task_id)
-    except NotFound:
-        abort(404)
-    if task.instance_id != instance_id:
-        abort(404)
+    _task_of(instance_id, task_id)
     field = f"reason_skip_{task_id}"
     reason = _reason(field)
     if not reason:
