@@ -298,7 +298,7 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     expect(row).to_contain_text("Ja")
     page.fill("#flytta-skal", "Versionen rättar bara valideringsfel")
     page.click("text=Flytta de ärenden som kan flyttas")
-    expect(page.locator(".flashes")).to_contain_text("1 ärenden flyttades")
+    expect(page.locator(".flashes")).to_contain_text("1 ärende flyttades")
     assert city.engine.runtime.get(running).version == 2
     moved = [e for e in city.history(running) if e["kind"] == "instance.migrated"]
     assert moved[-1]["actor"] == "processagare"

@@ -78,7 +78,7 @@ def test_a_case_on_a_removed_element_is_refused_with_why_and_stays_on_its_versio
     page.click("text=Flytta de ärenden som kan flyttas")
     flashes = page.locator(".flashes")
     expect(flashes).to_contain_text(
-        "1 ärenden flyttades till den senaste versionen; 1 kunde inte flyttas."
+        "1 ärende flyttades till den senaste versionen. 1 ärende kunde inte flyttas."
     )
     # ... and what the process owner can do about the one that stayed.
     expect(flashes.locator(".flash.info")).to_have_text(

@@ -30,6 +30,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from engine.errors import NotFound, Problem, ValidationError
 from engine.repository import DefinitionInfo
@@ -171,14 +172,18 @@ def move_cases(key: str):  # type: ignore[no-untyped-def]
         flash(_("Skriv varför ärendena flyttas; skälet sparas i varje ärendes historik."), "error")
         return _render_show(key, None, None, status=400)
     moved, refused = engine().runtime.migrate_all(key, current_actor(), reason=reason)
-    flash(
-        _(
-            "%(moved)d ärenden flyttades till den senaste versionen; "
-            "%(refused)d kunde inte flyttas.",
-            moved=len(moved),
-            refused=len(refused),
-        )
+    said = ngettext(
+        "%(num)d ärende flyttades till den senaste versionen.",
+        "%(num)d ärenden flyttades till den senaste versionen.",
+        len(moved),
     )
+    if refused:
+        said += " " + ngettext(
+            "%(num)d ärende kunde inte flyttas.",
+            "%(num)d ärenden kunde inte flyttas.",
+            len(refused),
+        )
+    flash(said)
     if refused:  # the table says what stands in the way; this says what the owner can do
         flash(
             _(
