@@ -167,7 +167,24 @@ def test_timer_call_activity_and_condition_show_what_the_diagram_says(modeller: 
     assert page.locator("#egenskap-villkor").input_value() == 'beslut == "atgarder"'
 
 
+def script_problems(page: Any) -> list[str]:
+    """What the page's scripts report from now on: uncaught exceptions and console errors
+    (a script that fails to load is one). The panel is several scripts, properties.js and its
+    group files, so a broken one shows here whichever group it breaks."""
+    problems: list[str] = []
+
+    def console(message: Any) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text}")
+
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on("console", console)
+    return problems
+
+
 def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: Any) -> None:
+    problems = script_problems(modeller)
+    open_process(modeller, "tertial_loop")  # again, so that loading the scripts is watched too
     select_on_canvas(modeller, "council_tertial")
     assert axe(modeller) == []
     select_on_canvas(modeller, "lane_radet")
@@ -185,6 +202,10 @@ def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: A
     modeller.fill("#egenskap-korrelation-1-namn", "inte ett namn")
     modeller.keyboard.press("Tab")
     expect(modeller.locator("fieldset[data-group=message] .field-error")).not_to_be_empty()
+    # the refused field's border is the error colour (#b00020), not a text input's grey
+    expect(modeller.locator("#egenskap-korrelation-1-namn")).to_have_css(
+        "border-top-color", "rgb(176, 0, 32)"
+    )
     assert axe(modeller) == []
 
     live.city.register.set_language("processagare", "en")
@@ -207,6 +228,7 @@ def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: A
     select_on_canvas(modeller, "receive_nominations")
     expect(modeller.locator("fieldset[data-group=message] legend").first).to_have_text("Message")
     assert axe(modeller) == []
+    assert problems == []
 
 
 ROUND_TRIP = """async (xml) => {

@@ -12,23 +12,26 @@
  * elements (static/spiffworkflow.json), so a form file or a service parameter is a moddle
  * element whose attributes are set, never XML text edited by hand.
  *
- * What is read and written (docs/processes.md): name and documentation of any element; a
- * lane's name, chosen from the roles (/modeller/roller.json); a user task's
- * formJsonSchemaFilename / formUiSchemaFilename (chosen from the definition's form files) and
- * dueDate; a timer's timeDate / timeDuration / timeCycle expression; a call activity's
- * calledElement; a sequence flow's condition. For message events and receive/send tasks:
- * the message (a bpmn:message of the definitions, chosen by name or created), the
- * spiffworkflow:messageVariable (catching) or messagePayload (throwing), and the message's
- * correlation as Kedja's diagrams write it — bpmn:correlationProperty elements with a
- * correlationPropertyRetrievalExpression for the message, grouped in the collaboration's
- * bpmn:correlationKey (engine/messages.py matches on them). For any activity: none,
- * parallel or sequential multi-instance, and of a multi-instance its loopDataInputRef /
- * inputDataItem, loopDataOutputRef / outputDataItem, loopCardinality and
- * completionCondition; SpiffWorkflow uses their ids as variable names, so a collection
- * that names no data element of the diagram becomes a bpmn:property of the activity (as in
- * Kedja's diagrams). For a service task: the spiffworkflow:serviceTaskOperator, chosen from
- * the engine's registered services (/modeller/tjanster.json), its resultVariable and its
- * spiffworkflow:parameter rows (id, type, value).
+ * This file is the core: reading the business object, filling the form, writing through
+ * modeling, dispatching a change or a button to the group it belongs to, and the wiring to
+ * the modeller (modeller.js's "kedja:modeller-ready") and the forms panel (forms-panel.js's
+ * "kedja:forms-changed"). Its own groups are the small ones (docs/processes.md): name and
+ * documentation of any element; a lane's name, chosen from the roles (/modeller/roller.json);
+ * a user task's formJsonSchemaFilename / formUiSchemaFilename (chosen from the definition's
+ * form files) and dueDate; a timer's timeDate / timeDuration / timeCycle expression; a call
+ * activity's calledElement; a sequence flow's condition. The larger groups are files of
+ * their own, loaded after this one: properties-messages.js (a message event's or
+ * receive/send task's message, variable or payload, and correlation),
+ * properties-multi-instance.js (an activity's multi-instance loop) and properties-service.js
+ * (a service task's operator, result variable and parameters).
+ *
+ * The seam is window.kedjaProperties: register(name, group) adds the group of the fieldset
+ * data-group=name — applies(bo) says whether it is shown for a business object, fill(bo)
+ * fills its fields, writers maps a field's data-property to function (element, value, input,
+ * rowIndex), actions maps a button's data-action to function (element, rowIndex), and the
+ * optional load() returns a promise of what the group needs from the server before the panel
+ * opens. The other names on it are the helpers the groups share, so a group file reads like
+ * the core: the same field(), run(), update(), refuse() and so on.
  */
 (function () {
   "use strict";
@@ -40,25 +43,18 @@
   }
   var form = panel.querySelector("form");
   var status = document.getElementById("egenskaper-vald");
-  var GROUPS = [
-    "general", "lane", "userTask", "timer", "callActivity", "condition", "message", "loop",
-    "serviceTask"
-  ];
   var MULTI = "kedja.properties.multi";
-  var MULTI_INSTANCE = "bpmn:MultiInstanceLoopCharacteristics";
   // what SpiffWorkflow can use as a variable name (a data item's id is its variable)
   var IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
-  var ROWS = {
-    correlation: { template: "egenskap-korrelation-mall", prefix: "egenskap-korrelation-" },
-    parameter: { template: "egenskap-parameter-mall", prefix: "egenskap-parameter-" }
-  };
+  var groups = []; // in the order registered: the order the groups are filled
+  var writers = {}; // data-property -> the writer of the group that has the field
+  var actions = {}; // data-action -> the action of the group that has the button
   var modeler = null;
   var modeling = null;
   var moddle = null;
   var commandStack = null;
   var forms = [];
   var lanes = [];
-  var services = [];
   var current = null;
   var shown = null; // the element the form was last filled from
   var dirty = null; // a field typed in and not yet committed (no "change" event yet)
@@ -86,6 +82,30 @@
 
   function is(bo, type) {
     return Boolean(bo && bo.$instanceOf && bo.$instanceOf(type));
+  }
+
+  // -- groups -----------------------------------------------------------------------------------
+
+  // A property or action names one group's field or button: a second claim is a mistake in
+  // the group files, said at once rather than one group silently writing another's field.
+  function claimAll(table, entries, kind) {
+    Object.keys(entries || {}).forEach(function (key) {
+      if (table[key]) {
+        throw new Error("properties: two groups handle the " + kind + " " + key);
+      }
+      table[key] = entries[key];
+    });
+  }
+
+  function register(name, group) {
+    claimAll(writers, group.writers, "property");
+    claimAll(actions, group.actions, "action");
+    groups.push({
+      name: name,
+      applies: group.applies,
+      fill: group.fill,
+      load: group.load
+    });
   }
 
   // -- reading the business object ------------------------------------------------------------
@@ -135,55 +155,6 @@
     });
   }
 
-  // Where the message reference and SpiffWorkflow's message extensions live: on a receive or
-  // send task itself, on an event's messageEventDefinition.
-  function messageHolder(bo) {
-    if (is(bo, "bpmn:ReceiveTask") || is(bo, "bpmn:SendTask")) {
-      return bo;
-    }
-    return find(bo.eventDefinitions, function (d) {
-      return is(d, "bpmn:MessageEventDefinition");
-    });
-  }
-
-  function catches(bo) {
-    return is(bo, "bpmn:CatchEvent") || is(bo, "bpmn:ReceiveTask");
-  }
-
-  // The message's correlation, as Kedja's diagrams write it: each bpmn:correlationProperty
-  // with a retrieval expression for this message.
-  function correlations(message) {
-    var rows = [];
-    if (!message) {
-      return rows;
-    }
-    rootElements("bpmn:CorrelationProperty").forEach(function (property) {
-      property.get("correlationPropertyRetrievalExpression").forEach(function (expression) {
-        if (expression.messageRef === message) {
-          rows.push({ property: property, expression: expression });
-        }
-      });
-    });
-    return rows;
-  }
-
-  function correlationKeys() {
-    var collaboration = rootElements("bpmn:Collaboration")[0];
-    return collaboration ? collaboration.get("correlationKeys") : [];
-  }
-
-  function multiInstance(bo) {
-    return is(bo.loopCharacteristics, MULTI_INSTANCE) ? bo.loopCharacteristics : null;
-  }
-
-  function operatorOf(bo) {
-    return extension(bo, "spiffworkflow:ServiceTaskOperator");
-  }
-
-  function parameters(operator) {
-    return operator && operator.parameterList ? operator.parameterList.get("values") : [];
-  }
-
   // -- filling the form -------------------------------------------------------------------------
 
   function option(select, value, label) {
@@ -207,15 +178,17 @@
     select.value = chosen || "";
   }
 
-  function showGroup(name, shown) {
-    form.querySelector("fieldset[data-group=" + name + "]").hidden = !shown;
+  function showGroup(name, visible) {
+    form.querySelector("fieldset[data-group=" + name + "]").hidden = !visible;
   }
 
-  // A list of rows (correlation properties, service parameters) drawn from the template, one
-  // per model element. Existing rows are reused, so the field being worked in keeps focus.
-  function renderRows(name, count, fill) {
-    var list = form.querySelector("[data-rows=" + name + "]");
-    var template = document.getElementById(ROWS[name].template);
+  // A list of rows (correlation properties, service parameters) drawn from a template, one
+  // per model element. `rows` is the list's { name: its data-rows, template: the id of its
+  // <template>, prefix: of its fields' ids }. Existing rows are reused, so the field being
+  // worked in keeps focus.
+  function renderRows(rows, count, fill) {
+    var list = form.querySelector("[data-rows=" + rows.name + "]");
+    var template = document.getElementById(rows.template);
     while (list.children.length > count) {
       list.removeChild(list.lastElementChild);
     }
@@ -227,10 +200,10 @@
         slot.textContent = number;
       });
       row.querySelectorAll("[data-id]").forEach(function (input) {
-        input.id = ROWS[name].prefix + number + "-" + input.getAttribute("data-id");
+        input.id = rows.prefix + number + "-" + input.getAttribute("data-id");
       });
       row.querySelectorAll("label[data-for]").forEach(function (label) {
-        label.htmlFor = ROWS[name].prefix + number + "-" + label.getAttribute("data-for");
+        label.htmlFor = rows.prefix + number + "-" + label.getAttribute("data-for");
       });
       list.appendChild(row);
     }
@@ -241,82 +214,23 @@
     });
   }
 
+  // After a row is added or removed: focus the row now at `index` (its first field, its text
+  // selected for a new row to be named), or the list's add button when no row is left.
+  function focusRow(rows, index, select) {
+    var list = form.querySelector("[data-rows=" + rows.name + "]");
+    var row = list.children[Math.min(index, list.children.length - 1)];
+    var target = row ? row.querySelector("input, textarea")
+      : list.parentNode.querySelector("button[data-action^=add]");
+    target.focus();
+    if (select && target.select) {
+      target.select();
+    }
+  }
+
   // A refused change is said beside its field (created here, tied to the field with
   // aria-describedby, announced as an alert).
   function clearErrors() {
     form.querySelectorAll("[aria-invalid]").forEach(accept);
-  }
-
-  function showMessage(bo, holder) {
-    var message = holder.messageRef;
-    var select = field("messageRef");
-    select.textContent = "";
-    option(select, "", text("no-message"));
-    rootElements("bpmn:Message").forEach(function (m) {
-      option(select, m.id, m.name || m.id);
-    });
-    select.value = message ? message.id : "";
-    var catching = catches(bo);
-    part("messageVariable").hidden = !catching;
-    part("messagePayload").hidden = catching;
-    var variable = extension(holder, "spiffworkflow:MessageVariable");
-    field("messageVariable").value = variable ? variable.value || "" : "";
-    var payload = extension(holder, "spiffworkflow:MessagePayload");
-    field("messagePayload").value = payload ? payload.value || "" : "";
-    part("correlation").hidden = !message;
-    var rows = correlations(message);
-    renderRows("correlation", rows.length, function (input, index) {
-      var path = rows[index].expression.messagePath;
-      input("correlationName").value = rows[index].property.id;
-      input("correlationExpression").value = path ? path.body || "" : "";
-    });
-  }
-
-  function showLoop(bo) {
-    var loop = bo.loopCharacteristics;
-    var multi = multiInstance(bo);
-    var kind = "";
-    if (multi) {
-      kind = multi.isSequential ? "sequential" : "parallel";
-    } else if (loop) {
-      kind = "standard";
-    }
-    var select = field("loopKind");
-    var standard = select.querySelector("option[value=standard]");
-    standard.hidden = kind !== "standard";
-    standard.disabled = kind !== "standard";
-    select.value = kind;
-    part("multiInstance").hidden = !multi;
-    if (!multi) {
-      return;
-    }
-    ["loopDataInputRef", "inputDataItem", "loopDataOutputRef", "outputDataItem"].forEach(
-      function (name) {
-        var data = multi.get(name);
-        field(name).value = data ? data.id || "" : "";
-      }
-    );
-    ["loopCardinality", "completionCondition"].forEach(function (name) {
-      var expression = multi.get(name);
-      field(name).value = expression ? expression.body || "" : "";
-    });
-  }
-
-  function showService(bo) {
-    var operator = operatorOf(bo);
-    var name = operator ? operator.get("id") || "" : "";
-    // "none" is offered only while nothing is chosen: SpiffWorkflow refuses a service task
-    // without an operator, and choosing none would drop the parameters with it.
-    fillChoice(field("operator"), services, name, name ? "" : text("no-service"),
-      text("not-service"));
-    part("operator").hidden = !operator;
-    field("resultVariable").value = operator ? operator.get("resultVariable") || "" : "";
-    var params = parameters(operator);
-    renderRows("parameter", params.length, function (input, index) {
-      input("parameterId").value = params[index].get("id") || "";
-      input("parameterType").value = params[index].get("type") || "";
-      input("parameterValue").value = params[index].get("value") || "";
-    });
   }
 
   function show(element, fresh) {
@@ -337,81 +251,21 @@
     }
     shown = current;
     if (!current) {
-      GROUPS.forEach(function (name) {
-        showGroup(name, false);
+      groups.forEach(function (group) {
+        showGroup(group.name, false);
       });
       status.textContent = text("none");
       return;
     }
     var bo = current.businessObject;
     status.textContent = text("selected") + " " + (bo.name ? bo.name + " " : "") + "(" + bo.id + ")";
-    var lane = is(bo, "bpmn:Lane");
-    var timer = timerDefinition(bo);
-    showGroup("general", true);
-    part("name").hidden = lane;
-    field("name").value = bo.name || "";
-    var doc = (bo.get("documentation") || [])[0];
-    field("documentation").value = doc ? doc.text || "" : "";
-
-    showGroup("lane", lane);
-    if (lane) {
-      fillChoice(field("lane"), lanes, bo.name, text("no-role"), text("not-role"));
-    }
-
-    var userTask = is(bo, "bpmn:UserTask");
-    showGroup("userTask", userTask);
-    if (userTask) {
-      ["formJsonSchemaFilename", "formUiSchemaFilename"].forEach(function (name) {
-        var select = field(name);
-        var suffix = select.getAttribute("data-suffix");
-        var prop = spiffProperty(bo, name);
-        var files = forms.filter(function (f) {
-          return f.slice(-suffix.length) === suffix;
-        });
-        fillChoice(select, files, prop ? prop.value : "", text("no-form"), text("missing"));
-      });
-      var due = spiffProperty(bo, "dueDate");
-      field("dueDate").value = due ? due.value || "" : "";
-    }
-
-    showGroup("timer", Boolean(timer));
-    if (timer) {
-      var kind = timerKind(timer) || "timeDate";
-      var expression = timer.get(kind);
-      field("timerKind").value = kind;
-      field("timer").value = expression ? expression.body || "" : "";
-    }
-
-    var call = is(bo, "bpmn:CallActivity");
-    showGroup("callActivity", call);
-    if (call) {
-      field("calledElement").value = bo.calledElement || "";
-    }
-
-    var flow = conditional(bo);
-    showGroup("condition", flow);
-    if (flow) {
-      field("condition").value = bo.conditionExpression ? bo.conditionExpression.body || "" : "";
-    }
-
-    var holder = messageHolder(bo);
-    showGroup("message", Boolean(holder));
-    if (holder) {
-      showMessage(bo, holder);
-    }
-
-    var activity = is(bo, "bpmn:Activity");
-    showGroup("loop", activity);
-    if (activity) {
-      showLoop(bo);
-    }
-
-    var service = is(bo, "bpmn:ServiceTask");
-    showGroup("serviceTask", service);
-    if (service) {
-      showService(bo);
-    }
-
+    groups.forEach(function (group) {
+      var applies = group.applies(bo);
+      showGroup(group.name, applies);
+      if (applies) {
+        group.fill(bo);
+      }
+    });
     kept.forEach(function (entry) {
       if (entry.input.isConnected) {
         entry.input.value = entry.value;
@@ -495,6 +349,11 @@
     describedBy(input, input.id + "-fel", false);
   }
 
+  // The moddle element that has the id in the document, or undefined.
+  function assigned(id) {
+    return moddle.ids.assigned(id);
+  }
+
   // A name that becomes an id in the document (and a variable for SpiffWorkflow): the reason
   // it cannot be used, or "" when it can.
   function idProblem(value) {
@@ -504,20 +363,7 @@
     if (!IDENTIFIER.test(value)) {
       return "error-name";
     }
-    return moddle.ids.assigned(value) ? "error-taken" : "";
-  }
-
-  function freeId(base) {
-    var id = base;
-    for (var n = 2; moddle.ids.assigned(id); n += 1) {
-      id = base + "_" + n;
-    }
-    return id;
-  }
-
-  function slug(name) {
-    return name.normalize("NFD").replace(/[\u0300-\u036f]/g, "")
-      .replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
+    return assigned(value) ? "error-taken" : "";
   }
 
   function addExtension(element, holder, value) {
@@ -531,45 +377,10 @@
     return [update(element, holder, { extensionElements: ext })];
   }
 
-  function removeExtension(element, holder, value) {
-    var ext = holder.extensionElements;
-    return [update(element, ext, {
-      values: ext.get("values").filter(function (v) {
-        return v !== value;
-      })
-    })];
-  }
+  // -- the small groups: general, lane, user task, timer, call activity, condition -------------
 
-  // A spiffworkflow element whose body is the value (messageVariable, messagePayload).
-  function setExtensionBody(element, holder, type, value) {
-    var existing = extension(holder, type);
-    if (existing && value) {
-      run([update(element, existing, { value: value })]);
-    } else if (existing) {
-      run(removeExtension(element, holder, existing));
-    } else if (value) {
-      run(addExtension(element, holder, create(type, { value: value })));
-    }
-  }
-
-  // New root elements (messages, correlation properties) go after those already there, before
-  // the processes, as in Kedja's diagrams.
-  function addRoot(element, root) {
-    var defs = definitions();
-    var roots = defs.get("rootElements").slice();
-    var at = -1;
-    roots.forEach(function (r, index) {
-      if (is(r, "bpmn:Message") || is(r, "bpmn:CorrelationProperty")) {
-        at = index + 1;
-      }
-    });
-    if (at < 0) {
-      at = roots.indexOf(find(roots, function (r) {
-        return is(r, "bpmn:Process");
-      }));
-    }
-    roots.splice(at < 0 ? roots.length : at, 0, root);
-    return update(element, defs, { rootElements: roots });
+  function setName(element, value) {
+    modeling.updateProperties(element, { name: value || undefined });
   }
 
   function setDocumentation(element, value) {
@@ -617,6 +428,12 @@
     run(addExtension(element, bo, props));
   }
 
+  function spiffPropertyWriter(name) {
+    return function (element, value) {
+      setSpiffProperty(element, name, value);
+    };
+  }
+
   function setTimer(element) {
     var definition = timerDefinition(element.businessObject);
     var kind = field("timerKind").value;
@@ -632,474 +449,105 @@
     modeling.updateModdleProperties(element, definition, change);
   }
 
-  // A FormalExpression property (a flow's condition, a loop's cardinality or completion
-  // condition): the body changed in place, added, or removed when emptied.
-  function setExpression(element, owner, property, value) {
-    var expression = owner.get(property);
+  function setCondition(element, value) {
+    var bo = element.businessObject;
+    var expression = bo.conditionExpression;
     if (value && expression) {
-      run([update(element, expression, { body: value })]);
+      modeling.updateModdleProperties(element, expression, { body: value });
     } else if (value) {
-      run([update(element, owner, only(property,
-        create("bpmn:FormalExpression", { body: value }, owner)))]);
+      modeling.updateProperties(element, {
+        conditionExpression: create("bpmn:FormalExpression", { body: value }, bo)
+      });
     } else if (expression) {
-      run([update(element, owner, only(property, undefined))]);
+      modeling.updateProperties(element, { conditionExpression: undefined });
     }
   }
 
-  // -- messages -------------------------------------------------------------------------------
+  register("general", {
+    applies: function () {
+      return true;
+    },
+    fill: function (bo) {
+      part("name").hidden = is(bo, "bpmn:Lane"); // a lane's name is its role, chosen below
+      field("name").value = bo.name || "";
+      var doc = (bo.get("documentation") || [])[0];
+      field("documentation").value = doc ? doc.text || "" : "";
+    },
+    writers: { name: setName, documentation: setDocumentation }
+  });
 
-  function chosenMessage(element) {
-    var holder = messageHolder(element.businessObject);
-    return holder ? holder.messageRef : null;
-  }
+  register("lane", {
+    applies: function (bo) {
+      return is(bo, "bpmn:Lane");
+    },
+    fill: function (bo) {
+      fillChoice(field("lane"), lanes, bo.name, text("no-role"), text("not-role"));
+    },
+    writers: { lane: setName }
+  });
 
-  function setMessage(element, id) {
-    var holder = messageHolder(element.businessObject);
-    var message = find(rootElements("bpmn:Message"), function (m) {
-      return m.id === id;
-    });
-    if (holder.messageRef !== (message || undefined)) {
-      run([update(element, holder, { messageRef: message || undefined })]);
-    }
-  }
-
-  function createMessage(element) {
-    var input = document.getElementById("egenskap-nytt-meddelande");
-    var name = input.value.trim();
-    accept(input);
-    if (!name) {
-      refuse(input, "error-required");
-      return;
-    }
-    var holder = messageHolder(element.businessObject);
-    var message = find(rootElements("bpmn:Message"), function (m) {
-      return m.name === name;
-    });
-    var commands = [];
-    if (!message) {
-      message = create("bpmn:Message", {
-        id: freeId("message_" + (slug(name) || "1")),
-        name: name
-      }, definitions());
-      commands.push(claim(message.id, message), addRoot(element, message));
-    }
-    if (holder.messageRef !== message) {
-      commands.push(update(element, holder, { messageRef: message }));
-    }
-    input.value = "";
-    run(commands);
-    field("messageRef").focus();
-  }
-
-  // The correlation key a new property of `message` joins: the one holding the message's
-  // other properties (as year in the prize's nomination_year). A message's first property
-  // joins no key: SpiffWorkflow then puts it in its default key, and Kedja matches on the
-  // properties alone (engine/messages.py).
-  function keyFor(message) {
-    var own = correlations(message).map(function (row) {
-      return row.property;
-    });
-    return find(correlationKeys(), function (key) {
-      return Boolean(find(key.get("correlationPropertyRef"), function (p) {
-        return own.indexOf(p) >= 0;
-      }));
-    });
-  }
-
-  function addCorrelation(element) {
-    var message = chosenMessage(element);
-    if (!message) {
-      return;
-    }
-    var id = freeId("korrelation");
-    var property = create("bpmn:CorrelationProperty", { id: id, name: id }, definitions());
-    var expression = create("bpmn:CorrelationPropertyRetrievalExpression",
-      { messageRef: message }, property);
-    // the XSD requires the messagePath; an empty one is no correlation for SpiffWorkflow
-    expression.messagePath = create("bpmn:FormalExpression", { body: "" }, expression);
-    property.get("correlationPropertyRetrievalExpression").push(expression);
-    var commands = [claim(id, property)];
-    var key = keyFor(message);
-    commands.push(addRoot(element, property));
-    if (key) {
-      commands.push(update(element, key, {
-        correlationPropertyRef: key.get("correlationPropertyRef").concat([property])
-      }));
-    }
-    run(commands);
-    focusRow("correlation", correlations(message).length - 1, true);
-  }
-
-  function removeCorrelation(element, index) {
-    var row = correlations(chosenMessage(element))[index];
-    if (!row) {
-      return;
-    }
-    var property = row.property;
-    var rest = property.get("correlationPropertyRetrievalExpression").filter(function (e) {
-      return e !== row.expression;
-    });
-    if (rest.length) {
-      // other messages still use the property: only this message's expression goes
-      run([update(element, property, { correlationPropertyRetrievalExpression: rest })]);
-    } else {
-      var commands = [];
-      correlationKeys().forEach(function (key) {
-        var refs = key.get("correlationPropertyRef");
-        if (refs.indexOf(property) >= 0) {
-          commands.push(update(element, key, {
-            correlationPropertyRef: refs.filter(function (p) {
-              return p !== property;
-            })
-          }));
-        }
-      });
-      commands.push(update(element, definitions(), {
-        rootElements: definitions().get("rootElements").filter(function (r) {
-          return r !== property;
-        })
-      }));
-      commands.push(unclaim(property.id, property));
-      run(commands);
-    }
-    focusRow("correlation", index, false);
-  }
-
-  function setCorrelationName(element, index, value, input) {
-    var row = correlations(chosenMessage(element))[index];
-    if (!row || row.property.id === value) {
-      return;
-    }
-    var problem = idProblem(value);
-    if (problem) {
-      refuse(input, problem);
-      return;
-    }
-    // SpiffWorkflow names a correlation property by its id: id and name change together
-    run([
-      unclaim(row.property.id, row.property),
-      claim(value, row.property),
-      update(element, row.property, { id: value, name: value })
-    ]);
-  }
-
-  function setCorrelationExpression(element, index, value) {
-    var row = correlations(chosenMessage(element))[index];
-    if (!row) {
-      return;
-    }
-    var path = row.expression.messagePath;
-    if (path) {
-      run([update(element, path, { body: value })]);
-    } else {
-      run([update(element, row.expression, {
-        messagePath: create("bpmn:FormalExpression", { body: value }, row.expression)
-      })]);
-    }
-  }
-
-  // -- multi-instance -------------------------------------------------------------------------
-
-  // Taking the loop away also takes the activity's own bpmn:property elements that only its
-  // collections used, and frees the ids of its data items.
-  function removeLoop(element) {
-    var bo = element.businessObject;
-    var loop = bo.loopCharacteristics;
-    var commands = [];
-    if (is(loop, MULTI_INSTANCE)) {
-      ["inputDataItem", "outputDataItem"].forEach(function (name) {
-        var item = loop.get(name);
-        if (item && item.id) {
-          commands.push(unclaim(item.id, item));
-        }
-      });
-      var own = bo.get("properties");
-      var used = [loop.get("loopDataInputRef"), loop.get("loopDataOutputRef")].filter(function (r) {
-        return r && own.indexOf(r) >= 0;
-      });
-      if (used.length) {
-        used.forEach(function (r) {
-          commands.push(unclaim(r.id, r));
+  register("userTask", {
+    applies: function (bo) {
+      return is(bo, "bpmn:UserTask");
+    },
+    fill: function (bo) {
+      ["formJsonSchemaFilename", "formUiSchemaFilename"].forEach(function (name) {
+        var select = field(name);
+        var suffix = select.getAttribute("data-suffix");
+        var prop = spiffProperty(bo, name);
+        var files = forms.filter(function (f) {
+          return f.slice(-suffix.length) === suffix;
         });
-        commands.push(update(element, bo, {
-          properties: own.filter(function (p) {
-            return used.indexOf(p) < 0;
-          })
-        }));
+        fillChoice(select, files, prop ? prop.value : "", text("no-form"), text("missing"));
+      });
+      var due = spiffProperty(bo, "dueDate");
+      field("dueDate").value = due ? due.value || "" : "";
+    },
+    writers: {
+      formJsonSchemaFilename: spiffPropertyWriter("formJsonSchemaFilename"),
+      formUiSchemaFilename: spiffPropertyWriter("formUiSchemaFilename"),
+      dueDate: spiffPropertyWriter("dueDate")
+    }
+  });
+
+  register("timer", {
+    applies: function (bo) {
+      return Boolean(timerDefinition(bo));
+    },
+    fill: function (bo) {
+      var timer = timerDefinition(bo);
+      var kind = timerKind(timer) || "timeDate";
+      var expression = timer.get(kind);
+      field("timerKind").value = kind;
+      field("timer").value = expression ? expression.body || "" : "";
+    },
+    // the kind and the expression are written together: a new kind moves the expression
+    writers: { timer: setTimer, timerKind: setTimer }
+  });
+
+  register("callActivity", {
+    applies: function (bo) {
+      return is(bo, "bpmn:CallActivity");
+    },
+    fill: function (bo) {
+      field("calledElement").value = bo.calledElement || "";
+    },
+    writers: {
+      calledElement: function (element, value) {
+        modeling.updateProperties(element, { calledElement: value || undefined });
       }
     }
-    commands.push({
-      cmd: "element.updateProperties",
-      context: { element: element, properties: { loopCharacteristics: undefined } }
-    });
-    return commands;
-  }
+  });
 
-  function setLoopKind(element, kind) {
-    var bo = element.businessObject;
-    var multi = multiInstance(bo);
-    if (!kind) {
-      if (bo.loopCharacteristics) {
-        run(removeLoop(element));
-      }
-      return;
-    }
-    if (kind === "standard") {
-      return;
-    }
-    var sequential = kind === "sequential";
-    if (multi) {
-      if (Boolean(multi.isSequential) !== sequential) {
-        run([update(element, multi, { isSequential: sequential })]);
-      }
-      return;
-    }
-    var commands = bo.loopCharacteristics ? removeLoop(element) : [];
-    commands.push({
-      cmd: "element.updateProperties",
-      context: {
-        element: element,
-        properties: {
-          loopCharacteristics: create(MULTI_INSTANCE, sequential ? { isSequential: true } : {}, bo)
-        }
-      }
-    });
-    run(commands);
-  }
-
-  // loopDataInputRef / loopDataOutputRef: a reference to a data element whose id is the
-  // variable. A name no data element of the diagram has becomes a bpmn:property of the
-  // activity; the activity's own property the old name used goes.
-  function setLoopCollection(element, name, value, input) {
-    var bo = element.businessObject;
-    var loop = multiInstance(bo);
-    var old = loop.get(name);
-    if ((old ? old.id : "") === value) {
-      return;
-    }
-    var own = bo.get("properties").slice();
-    var ownChanged = false;
-    var commands = [];
-    var target = null;
-    if (value) {
-      if (!IDENTIFIER.test(value)) {
-        refuse(input, "error-name");
-        return;
-      }
-      target = moddle.ids.assigned(value) || null;
-      if (target && !is(target, "bpmn:ItemAwareElement")) {
-        refuse(input, "error-taken");
-        return;
-      }
-      if (!target) {
-        target = create("bpmn:Property", { id: value, name: value }, bo);
-        own.push(target);
-        ownChanged = true;
-        commands.push(claim(value, target));
-      }
-    }
-    var other = loop.get(name === "loopDataInputRef" ? "loopDataOutputRef" : "loopDataInputRef");
-    if (old && old !== other && is(old, "bpmn:Property") && own.indexOf(old) >= 0) {
-      own.splice(own.indexOf(old), 1);
-      ownChanged = true;
-      commands.push(unclaim(old.id, old));
-    }
-    if (ownChanged) {
-      commands.push(update(element, bo, { properties: own }));
-    }
-    commands.push(update(element, loop, only(name, target || undefined)));
-    run(commands);
-  }
-
-  // inputDataItem / outputDataItem: the loop's own data element; its id is the variable.
-  function setLoopItem(element, name, value, input) {
-    var loop = multiInstance(element.businessObject);
-    var item = loop.get(name);
-    if ((item ? item.id : "") === value) {
-      return;
-    }
-    if (!value) {
-      run([unclaim(item.id, item), update(element, loop, only(name, undefined))]);
-      return;
-    }
-    var problem = idProblem(value);
-    if (problem) {
-      refuse(input, problem);
-      return;
-    }
-    if (item) {
-      run([unclaim(item.id, item), claim(value, item),
-        update(element, item, { id: value, name: value })]);
-      return;
-    }
-    var type = name === "inputDataItem" ? "bpmn:DataInput" : "bpmn:DataOutput";
-    item = create(type, { id: value, name: value }, loop);
-    run([claim(value, item), update(element, loop, only(name, item))]);
-  }
-
-  // -- service tasks ---------------------------------------------------------------------------
-
-  function setOperator(element, name) {
-    var bo = element.businessObject;
-    var operator = operatorOf(bo);
-    if (!name) {
-      return;
-    }
-    if (!operator) {
-      run(addExtension(element, bo, create("spiffworkflow:ServiceTaskOperator", { id: name })));
-    } else if (operator.get("id") !== name) {
-      run([update(element, operator, { id: name })]);
-    }
-  }
-
-  function addParameter(element) {
-    var operator = operatorOf(element.businessObject);
-    if (!operator) {
-      return;
-    }
-    var params = parameters(operator);
-    var taken = params.map(function (p) {
-      return p.get("id");
-    });
-    var id = "parameter";
-    for (var n = 2; taken.indexOf(id) >= 0; n += 1) {
-      id = "parameter_" + n;
-    }
-    var list = operator.parameterList;
-    var param = create("spiffworkflow:Parameter", { id: id, type: "any", value: "" }, list);
-    if (list) {
-      run([update(element, list, { values: params.concat([param]) })]);
-    } else {
-      list = create("spiffworkflow:Parameters", {}, operator);
-      param.$parent = list;
-      list.get("values").push(param);
-      run([update(element, operator, { parameterList: list })]);
-    }
-    focusRow("parameter", params.length, true);
-  }
-
-  function removeParameter(element, index) {
-    var operator = operatorOf(element.businessObject);
-    var params = parameters(operator);
-    if (!params[index]) {
-      return;
-    }
-    run([update(element, operator.parameterList, {
-      values: params.filter(function (p, i) {
-        return i !== index;
-      })
-    })]);
-    focusRow("parameter", index, false);
-  }
-
-  function setParameter(element, index, name, value, input) {
-    var params = parameters(operatorOf(element.businessObject));
-    var param = params[index];
-    if (!param) {
-      return;
-    }
-    if (name === "id") {
-      var problem = !value ? "error-required" : IDENTIFIER.test(value) ? "" : "error-name";
-      if (!problem && find(params, function (p) {
-        return p !== param && p.get("id") === value;
-      })) {
-        problem = "error-parameter";
-      }
-      if (problem) {
-        refuse(input, problem);
-        return;
-      }
-    }
-    if (name === "type" && !value) {
-      value = "any"; // SpiffWorkflow requires a type; Kedja's diagrams say "any"
-      input.value = value;
-    }
-    if (param.get(name) !== value) {
-      run([update(element, param, only(name, value))]);
-    }
-  }
-
-  // After a row is added or removed: focus the row now at `index` (its first field, its text
-  // selected for a new row to be named), or the list's add button when no row is left.
-  function focusRow(name, index, select) {
-    var list = form.querySelector("[data-rows=" + name + "]");
-    var row = list.children[Math.min(index, list.children.length - 1)];
-    var target = row ? row.querySelector("input, textarea")
-      : list.parentNode.querySelector("button[data-action^=add]");
-    target.focus();
-    if (select && target.select) {
-      target.select();
-    }
-  }
+  register("condition", {
+    applies: conditional,
+    fill: function (bo) {
+      field("condition").value = bo.conditionExpression ? bo.conditionExpression.body || "" : "";
+    },
+    writers: { condition: setCondition }
+  });
 
   // -- dispatch ---------------------------------------------------------------------------------
-
-  var WRITERS = {
-    messageRef: function (element, value) {
-      setMessage(element, value);
-    },
-    messageVariable: function (element, value) {
-      setExtensionBody(element, messageHolder(element.businessObject),
-        "spiffworkflow:MessageVariable", value);
-    },
-    messagePayload: function (element, value) {
-      setExtensionBody(element, messageHolder(element.businessObject),
-        "spiffworkflow:MessagePayload", value);
-    },
-    correlationName: function (element, value, input, index) {
-      setCorrelationName(element, index, value, input);
-    },
-    correlationExpression: function (element, value, input, index) {
-      setCorrelationExpression(element, index, value);
-    },
-    loopKind: function (element, value) {
-      setLoopKind(element, value);
-    },
-    loopDataInputRef: function (element, value, input) {
-      setLoopCollection(element, "loopDataInputRef", value, input);
-    },
-    loopDataOutputRef: function (element, value, input) {
-      setLoopCollection(element, "loopDataOutputRef", value, input);
-    },
-    inputDataItem: function (element, value, input) {
-      setLoopItem(element, "inputDataItem", value, input);
-    },
-    outputDataItem: function (element, value, input) {
-      setLoopItem(element, "outputDataItem", value, input);
-    },
-    loopCardinality: function (element, value) {
-      setExpression(element, multiInstance(element.businessObject), "loopCardinality", value);
-    },
-    completionCondition: function (element, value) {
-      setExpression(element, multiInstance(element.businessObject), "completionCondition", value);
-    },
-    operator: function (element, value) {
-      setOperator(element, value);
-    },
-    resultVariable: function (element, value) {
-      var operator = operatorOf(element.businessObject);
-      if (operator && (operator.get("resultVariable") || "") !== value) {
-        run([update(element, operator, { resultVariable: value || undefined })]);
-      }
-    },
-    parameterId: function (element, value, input, index) {
-      setParameter(element, index, "id", value, input);
-    },
-    parameterType: function (element, value, input, index) {
-      setParameter(element, index, "type", value, input);
-    },
-    parameterValue: function (element, value, input, index) {
-      setParameter(element, index, "value", value, input);
-    }
-  };
-
-  var ACTIONS = {
-    createMessage: createMessage,
-    addCorrelation: addCorrelation,
-    removeCorrelation: removeCorrelation,
-    addParameter: addParameter,
-    removeParameter: removeParameter
-  };
 
   function rowIndex(target) {
     var row = target.closest("[data-row]");
@@ -1115,35 +563,8 @@
     }
     dirty = null;
     accept(target);
-    var value = target.value.trim();
-    if (WRITERS[property]) {
-      WRITERS[property](element, value, target, rowIndex(target));
-    } else if (property === "name" || property === "lane") {
-      modeling.updateProperties(element, { name: value || undefined });
-    } else if (property === "documentation") {
-      setDocumentation(element, value);
-    } else if (property === "timer" || property === "timerKind") {
-      setTimer(element);
-    } else if (property === "calledElement") {
-      modeling.updateProperties(element, { calledElement: value || undefined });
-    } else if (property === "condition") {
-      setCondition(element, value);
-    } else {
-      setSpiffProperty(element, property, value);
-    }
-  }
-
-  function setCondition(element, value) {
-    var bo = element.businessObject;
-    var expression = bo.conditionExpression;
-    if (value && expression) {
-      modeling.updateModdleProperties(element, expression, { body: value });
-    } else if (value) {
-      modeling.updateProperties(element, {
-        conditionExpression: create("bpmn:FormalExpression", { body: value }, bo)
-      });
-    } else if (expression) {
-      modeling.updateProperties(element, { conditionExpression: undefined });
+    if (writers[property]) {
+      writers[property](element, target.value.trim(), target, rowIndex(target));
     }
   }
 
@@ -1201,14 +622,8 @@
     });
     form.addEventListener("click", function (clicked) {
       var button = clicked.target.closest("button[data-action]");
-      if (button && current && ACTIONS[button.getAttribute("data-action")]) {
-        ACTIONS[button.getAttribute("data-action")](current, rowIndex(button));
-      }
-    });
-    document.getElementById("egenskap-nytt-meddelande").addEventListener("keydown", function (key) {
-      if (key.key === "Enter" && current) {
-        key.preventDefault();
-        createMessage(current);
+      if (button && current && actions[button.getAttribute("data-action")]) {
+        actions[button.getAttribute("data-action")](current, rowIndex(button));
       }
     });
     modeler.on("selection.changed", function (changed) {
@@ -1223,18 +638,57 @@
     modeler.on("commandStack.changed", function (changed) {
       show(current ? registry.get(current.id) : null, changed.trigger !== "execute");
     });
-    Promise.all([
-      getJSON(text("roles-url"), { lanes: [], calendar: [] }),
-      getJSON(text("services-url"), { operators: [] })
-    ]).then(function (loaded) {
-      lanes = (loaded[0].lanes || []).map(function (lane) {
+    var roles = getJSON(text("roles-url"), { lanes: [], calendar: [] }).then(function (loaded) {
+      lanes = (loaded.lanes || []).map(function (lane) {
         return lane.name;
       });
-      calendarHint(loaded[0].calendar || []);
-      services = loaded[1].operators || [];
+      calendarHint(loaded.calendar || []);
+    });
+    var loads = groups.filter(function (group) {
+      return group.load;
+    }).map(function (group) {
+      return group.load();
+    });
+    Promise.all([roles].concat(loads)).then(function () {
       show(current);
       panel.hidden = false;
       panel.setAttribute("data-ready", "true");
     });
   });
+
+  window.kedjaProperties = {
+    register: register,
+    IDENTIFIER: IDENTIFIER,
+    // the element the panel shows (null when none or several are selected)
+    selected: function () {
+      return current;
+    },
+    // reading
+    text: text,
+    field: field,
+    part: part,
+    find: find,
+    is: is,
+    extension: extension,
+    definitions: definitions,
+    rootElements: rootElements,
+    assigned: assigned,
+    getJSON: getJSON,
+    // filling
+    option: option,
+    fillChoice: fillChoice,
+    renderRows: renderRows,
+    focusRow: focusRow,
+    // writing
+    create: create,
+    update: update,
+    claim: claim,
+    unclaim: unclaim,
+    run: run,
+    only: only,
+    refuse: refuse,
+    accept: accept,
+    idProblem: idProblem,
+    addExtension: addExtension
+  };
 })();
