@@ -5,6 +5,10 @@ Notifications are queued in the transaction of the event that causes them (the h
 them out of the `notification` table and sends them over SMTP. `kedja worker` and `kedja
 serve` run a delivery round every 30 seconds and at 08:00 Stockholm time every day (the
 Monday digest goes out on the minute); `kedja notifications deliver` runs one by hand.
+Neighbours: `processes.mail_settings` (the relay), `processes.notification_preferences`
+(each or digest, and the digest's week), `processes.mail_compose` (what a mail says),
+`processes.notification_outbox` (the administrators' view) and
+`processes.notification_retention` (deleting old rows).
 
 **Once.** Each mail is one database transaction: claim the row (`SELECT … FOR UPDATE SKIP
 LOCKED` on PostgreSQL, so two deliverers never take the same row and neither waits for the
@@ -28,362 +32,43 @@ marked `failed` (`kedja notifications` lists it; `kedja notifications retry ID` 
 again). A row for a user who is unknown, inactive or has no e-mail address is marked
 `skipped`, because it can never be delivered.
 
-**Each or digest.** `notification_preference.mode`: `each` (the default) sends a mail per
-notification as it comes; `digest` holds a user's notifications and sends them as one mail at
-the first Monday 08:00 Stockholm time after they were queued (the week's items). Mail to an
-e-mail address without an account (a prize nominator) is always sent at once, in Swedish.
-
-**Language.** A mail is written in its recipient's language (`app_user.language`, Swedish or
-English): the greeting, the link text, the digest's heading and the footer. A notification's
-own subject and text are as they were queued — the rules of `processes.notification_rules`
-and a handover write them in the recipient's language, the diagrams' `notify` texts are the
-process owner's Swedish. Every mail has a plain-text part and a simple HTML part, and links
-straight to the task (`KEDJA_BASE_URL` + the notification's link).
-
-Configuration (environment): `KEDJA_SMTP_HOST` (without it nothing is sent and everything
-stays queued), `KEDJA_SMTP_PORT` (default 587 with STARTTLS, else 25), `KEDJA_SMTP_USER`,
-`KEDJA_SMTP_PASSWORD`, `KEDJA_SMTP_STARTTLS` (1/true/yes), `KEDJA_SMTP_TIMEOUT` (seconds,
-default 10), `KEDJA_MAIL_FROM` (default `Kedja <kedja@localhost>`), `KEDJA_BASE_URL` (the web
-UI's address as users reach it; default `http://127.0.0.1:5000`). See docs/notifications.md.
+**Each or digest.** A digest reader's notifications are due at the first Monday 08:00
+Stockholm time after they were queued (`processes.notification_preferences`); everything
+else is due at once. Mail to an e-mail address without an account is in Swedish.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
 import logging
-import os
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import Engine
 from engine.clock import from_storage, to_storage
-from engine.errors import NotFound, ValidationError
 from engine.models import HumanTask
 
 from .calendar import STOCKHOLM
+from .mail_compose import TEXTS, Item, Recipient, compose
+from .mail_settings import MailSettings
 from .models import Notification, NotificationPreference, User
-from .notification_rules import MONTHS_EN
+from .notification_preferences import DIGEST_TIME, digest_time_at_or_before
 
 log = logging.getLogger(__name__)
 
-MODES = ("each", "digest")
-DIGEST_WEEKDAY = 0  # Monday
-DIGEST_TIME = time(8, 0)
 DELIVERY_SECONDS = 30
 BACKOFF_FIRST = 30.0
 BACKOFF_MAX = 15 * 60.0
 PERMANENT_ATTEMPTS = 5
 ERROR_LENGTH = 1000
-
-
-# -- configuration --------------------------------------------------------------------------
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    """Where and how to send (docs/notifications.md)."""
-
-    host: str | None = None
-    port: int = 25
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    starttls: bool = False
-    sender: str = "Kedja <kedja@localhost>"
-    base_url: str = "http://127.0.0.1:5000"
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> MailSettings:
-        env = os.environ if env is None else env
-        starttls = _flag(env.get("KEDJA_SMTP_STARTTLS"))
-        try:
-            port = int(env.get("KEDJA_SMTP_PORT") or (587 if starttls else 25))
-            timeout = float(env.get("KEDJA_SMTP_TIMEOUT") or 10)
-        except ValueError as exc:
-            raise ValidationError(
-                f"KEDJA_SMTP_PORT and KEDJA_SMTP_TIMEOUT must be numbers: {exc}"
-            ) from exc
-        return cls(
-            host=(env.get("KEDJA_SMTP_HOST") or "").strip() or None,
-            port=port,
-            user=env.get("KEDJA_SMTP_USER") or None,
-            password=env.get("KEDJA_SMTP_PASSWORD") or None,
-            starttls=starttls,
-            sender=env.get("KEDJA_MAIL_FROM") or cls.sender,
-            base_url=(env.get("KEDJA_BASE_URL") or cls.base_url).rstrip("/"),
-            timeout=timeout,
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.host is not None
-
-    def absolute(self, link: str | None) -> str | None:
-        """A notification's link (`/uppgifter/12`) as the address a mail reader can open."""
-        if not link:
-            return None
-        return link if "://" in link else self.base_url + "/" + link.lstrip("/")
-
-
-# -- preferences ----------------------------------------------------------------------------
-
-
-def preference(engine: Engine, user_id: str) -> str:
-    """`each` or `digest` (no stored choice: `each`)."""
-    with engine.db.read() as session:
-        row = session.get(NotificationPreference, user_id)
-        return row.mode if row is not None and row.mode in MODES else "each"
-
-
-def set_preference(engine: Engine, user_id: str, mode: str) -> None:
-    if mode not in MODES:
-        raise ValidationError(f"Unknown notification mode {mode!r}; use each or digest.")
-    with engine.db.write() as session:
-        if session.get(User, user_id) is None:
-            raise NotFound(f"There is no user {user_id!r}.")
-        row = session.get(NotificationPreference, user_id)
-        now = to_storage(engine.clock.now())
-        if row is None:
-            session.add(NotificationPreference(user_id=user_id, mode=mode, updated_at=now))
-        else:
-            row.mode, row.updated_at = mode, now
-
-
-# -- the digest's week ----------------------------------------------------------------------
-
-
-def digest_time_at_or_before(instant: datetime) -> datetime:
-    """The latest Monday 08:00 Stockholm time not after `instant` (aware)."""
-    local = instant.astimezone(STOCKHOLM)
-    day = local.date() - timedelta(days=(local.weekday() - DIGEST_WEEKDAY) % 7)
-    candidate = datetime.combine(day, DIGEST_TIME, tzinfo=STOCKHOLM)
-    if candidate > local:
-        candidate = datetime.combine(day - timedelta(days=7), DIGEST_TIME, tzinfo=STOCKHOLM)
-    return candidate
-
-
-def next_digest_time(instant: datetime) -> datetime:
-    """The first Monday 08:00 Stockholm time after `instant`: when what is queued now for a
-    digest reader goes out."""
-    last = digest_time_at_or_before(instant)
-    return datetime.combine(last.date() + timedelta(days=7), DIGEST_TIME, tzinfo=STOCKHOLM)
-
-
-# -- mails ----------------------------------------------------------------------------------
-
-
-TEXTS: dict[str, dict[str, str]] = {
-    "sv": {
-        "hello": "Hej {name}!",
-        "hello_anonymous": "Hej!",
-        "open_task": "Öppna uppgiften",
-        "open": "Öppna i Kedja",
-        "closed": "Uppgiften är redan avslutad.",
-        "digest_subject": "Kedja: veckans sammanfattning ({count} meddelanden)",
-        "digest_subject_one": "Kedja: veckans sammanfattning (1 meddelande)",
-        "digest_intro": "Det här hände i dina ärenden i Kedja sedan förra sammanfattningen.",
-        "queued_at": "Meddelande från {when}",
-        "footer": (
-            "Det här meddelandet kommer från Kedja, stadens system för styrprocesserna i det "
-            "brottsförebyggande arbetet, eftersom du har en roll i ärendet. Under "
-            "Inställningar väljer du om du vill få ett mejl för varje händelse eller en "
-            "sammanfattning varje måndag: {settings}"
-        ),
-        "footer_anonymous": (
-            "Det här meddelandet kommer från Kedja, stadens system för styrprocesserna i det "
-            "brottsförebyggande arbetet, med anledning av ett ärende där du har lämnat din "
-            "e-postadress. Svara inte på mejlet."
-        ),
-    },
-    "en": {
-        "hello": "Hello {name},",
-        "hello_anonymous": "Hello,",
-        "open_task": "Open the task",
-        "open": "Open in Kedja",
-        "closed": "The task has already been closed.",
-        "digest_subject": "Kedja: your weekly summary ({count} notifications)",
-        "digest_subject_one": "Kedja: your weekly summary (1 notification)",
-        "digest_intro": "This happened in your cases in Kedja since the last summary.",
-        "queued_at": "Notification of {when}",
-        "footer": (
-            "This message comes from Kedja, the city's system for the governance processes "
-            "of crime prevention, because you have a part in the case. Texts written by the "
-            "processes themselves are in Swedish. Under Settings you choose between a mail "
-            "for each event and a summary every Monday: {settings}"
-        ),
-        "footer_anonymous": (
-            "This message comes from Kedja, the city's system for the governance processes "
-            "of crime prevention. Please do not reply."
-        ),
-    },
-}
-
-
-@dataclass(frozen=True)
-class Recipient:
-    address: str
-    language: str
-    name: str | None
-    has_account: bool
-
-
-@dataclass(frozen=True)
-class Item:
-    """One notification as a mail shows it."""
-
-    id: int
-    subject: str
-    message: str
-    url: str | None
-    is_task: bool
-    task_closed: bool
-    queued_at: datetime
-
-
-def _when(instant: datetime, language: str) -> str:
-    """`2026-05-07 08:00` in Swedish, `7 May 2026, 08:00` in English (Stockholm time)."""
-    local = instant.astimezone(STOCKHOLM)
-    if language == "en":
-        return f"{local.day} {MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
-    return f"{local:%Y-%m-%d %H:%M}"
-
-
-def _link_text(item: Item, texts: dict[str, str]) -> str:
-    return texts["open_task"] if item.is_task else texts["open"]
-
-
-def _text_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> list[str]:
-    lines = []
-    if digest:
-        lines += [item.subject, "-" * min(len(item.subject), 72)]
-        lines.append(texts["queued_at"].format(when=_when(item.queued_at, language)))
-    if item.message:
-        lines.append(item.message)
-    if item.task_closed:
-        lines.append(texts["closed"])
-    if item.url:
-        lines.append(f"{_link_text(item, texts)}: {item.url}")
-    return lines
-
-
-def _html_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> str:
-    parts = []
-    if digest:
-        parts.append(f"<h2>{html.escape(item.subject)}</h2>")
-        parts.append(
-            "<p><small>"
-            + html.escape(texts["queued_at"].format(when=_when(item.queued_at, language)))
-            + "</small></p>"
-        )
-    if item.message:
-        parts.append("<p>" + html.escape(item.message).replace("\n", "<br>\n") + "</p>")
-    if item.task_closed:
-        parts.append(f"<p><em>{html.escape(texts['closed'])}</em></p>")
-    if item.url:
-        parts.append(
-            f'<p><a href="{html.escape(item.url, quote=True)}">'
-            f"{html.escape(_link_text(item, texts))}</a></p>"
-        )
-    return "\n".join(parts)
-
-
-def compose(
-    settings: MailSettings,
-    recipient: Recipient,
-    items: list[Item],
-    now: datetime,
-    *,
-    digest: bool = False,
-) -> EmailMessage:
-    """The mail for one notification, or for a digest of several, in the recipient's
-    language: plain text plus a simple HTML alternative."""
-    language = recipient.language if recipient.language in TEXTS else "sv"
-    texts = TEXTS[language]
-    if digest:
-        subject = (
-            texts["digest_subject_one"]
-            if len(items) == 1
-            else texts["digest_subject"].format(count=len(items))
-        )
-    else:
-        subject = items[0].subject
-    hello = (
-        texts["hello"].format(name=recipient.name) if recipient.name else texts["hello_anonymous"]
-    )
-    footer = (
-        texts["footer"].format(settings=settings.absolute("/konto"))
-        if recipient.has_account
-        else texts["footer_anonymous"]
-    )
-
-    text = [hello, ""]
-    if digest:
-        text += [texts["digest_intro"], ""]
-    else:
-        text += [subject, ""]
-    for item in items:
-        text += [*_text_item(item, texts, language, digest), ""]
-    text += ["-- ", footer, ""]
-
-    body = [f"<p>{html.escape(hello)}</p>"]
-    body.append(
-        f"<p>{html.escape(texts['digest_intro'])}</p>"
-        if digest
-        else f"<h1>{html.escape(subject)}</h1>"
-    )
-    body += [_html_item(item, texts, language, digest) for item in items]
-    body.append(f"<hr>\n<p><small>{html.escape(footer)}</small></p>")
-    page = (
-        f'<!doctype html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(subject)}</title>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
-
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = settings.sender
-    message["To"] = (
-        Address(display_name=recipient.name or "", addr_spec=recipient.address)
-        if recipient.name
-        else recipient.address
-    )
-    message["Date"] = format_datetime(now.astimezone(STOCKHOLM))
-    message["Message-ID"] = _message_id(settings, items, digest)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
-    message["X-Kedja-Notification"] = ", ".join(str(item.id) for item in items)
-    message.set_content("\n".join(text))
-    message.add_alternative(page, subtype="html")
-    message["Content-Language"] = language  # after the content, which clears Content-*
-    return message
-
-
-def _message_id(settings: MailSettings, items: list[Item], digest: bool) -> str:
-    """The same notification gets the same Message-ID however often it is sent (the crash
-    window in the module docstring), so a mail system that folds duplicates shows it once."""
-    _, address = parseaddr(settings.sender)
-    domain = address.rpartition("@")[2] or "kedja.invalid"
-    if digest:
-        key = hashlib.sha256(",".join(str(i.id) for i in items).encode()).hexdigest()[:20]
-        return f"<kedja-digest-{key}@{domain}>"
-    return f"<kedja-notification-{items[0].id}@{domain}>"
 
 
 # -- delivery -------------------------------------------------------------------------------
@@ -744,55 +429,3 @@ def schedule_delivery(
         mailer.deliver, hour=DIGEST_TIME.hour, minute=DIGEST_TIME.minute, timezone=STOCKHOLM
     )
     return mailer
-
-
-# -- the outbox, for administrators ---------------------------------------------------------
-
-
-def outbox(
-    engine: Engine, *, state: str | None = None, recipient: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Notifications, newest first, as dicts (the `kedja notifications` listing)."""
-    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
-    if state:
-        query = query.where(Notification.state == state)
-    if recipient:
-        query = query.where(
-            or_(Notification.recipient == recipient, Notification.email == recipient)
-        )
-    with engine.db.read() as session:
-        return [
-            {
-                "id": r.id,
-                "created_at": from_storage(r.created_at),
-                "recipient": r.recipient or r.email,
-                "kind": r.kind,
-                "subject": r.subject,
-                "link": r.link,
-                "state": r.state,
-                "attempts": r.attempts,
-                "sent_at": from_storage(r.sent_at),
-                "last_error": r.last_error,
-            }
-            for r in session.scalars(query)
-        ]
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    """How many notifications are in each state."""
-    with engine.db.read() as session:
-        rows = session.execute(
-            select(Notification.state, func.count()).group_by(Notification.state)
-        ).all()
-    return {state: count for state, count in rows}
-
-
-def requeue(engine: Engine, ids: list[int]) -> int:
-    """Put failed or skipped notifications back in the queue (after fixing an address)."""
-    with engine.db.write() as session:
-        result = session.execute(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.state.in_(("failed", "skipped")))
-            .values(state="queued")
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -30,10 +30,11 @@ from sqlalchemy import select
 
 from engine.clock import to_storage
 from engine.scheduler import TimerScheduler
-from processes import mailer
+from processes import mailer, notification_outbox, notification_preferences
 from processes.calendar import STOCKHOLM
 from processes.governance import open_engine
-from processes.mailer import Mailer, MailSettings
+from processes.mail_settings import MailSettings
+from processes.mailer import Mailer
 from processes.models import Notification
 from tests.city import City
 from tests.test_process_tertial_loop import (
@@ -391,8 +392,8 @@ def test_a_digest_holds_the_weeks_items_and_goes_out_on_monday_at_eight(
     any_city: City, smtp
 ) -> None:
     city = any_city
-    mailer.set_preference(city.engine, "samordnare", "digest")
-    assert mailer.preference(city.engine, "samordnare") == "digest"
+    notification_preferences.set_preference(city.engine, "samordnare", "digest")
+    assert notification_preferences.preference(city.engine, "samordnare") == "digest"
     post = Mailer(city.engine, smtp.settings())
     start_loop(city)
     city.advance_to(CALENDAR["t1_period_end"])  # Thursday 30 April
@@ -439,7 +440,7 @@ def test_a_digest_holds_the_weeks_items_and_goes_out_on_monday_at_eight(
 
 
 def test_a_digest_of_a_task_done_meanwhile_says_so(city: City, smtp) -> None:
-    mailer.set_preference(city.engine, "ansvarig.farsta", "digest")
+    notification_preferences.set_preference(city.engine, "ansvarig.farsta", "digest")
     city.register.set_language("ansvarig.farsta", "en")
     start_loop(city)
     city.advance_to(CALENDAR["t1_period_end"])
@@ -453,13 +454,17 @@ def test_a_digest_of_a_task_done_meanwhile_says_so(city: City, smtp) -> None:
 
 def test_the_digest_week_ends_on_monday_at_eight_stockholm_time() -> None:
     monday = datetime(2026, 3, 30, 8, 0, tzinfo=STOCKHOLM)  # the first Monday of summer time
-    assert mailer.digest_time_at_or_before(monday) == monday
-    assert mailer.digest_time_at_or_before(monday - timedelta(seconds=1)) == datetime(
-        2026, 3, 23, 8, 0, tzinfo=STOCKHOLM
+    assert notification_preferences.digest_time_at_or_before(monday) == monday
+    assert notification_preferences.digest_time_at_or_before(
+        monday - timedelta(seconds=1)
+    ) == datetime(2026, 3, 23, 8, 0, tzinfo=STOCKHOLM)
+    assert notification_preferences.next_digest_time(monday) == datetime(
+        2026, 4, 6, 8, 0, tzinfo=STOCKHOLM
     )
-    assert mailer.next_digest_time(monday) == datetime(2026, 4, 6, 8, 0, tzinfo=STOCKHOLM)
     sunday = datetime(2026, 10, 25, 12, 0, tzinfo=STOCKHOLM)  # the day winter time starts
-    assert mailer.next_digest_time(sunday) == datetime(2026, 10, 26, 8, 0, tzinfo=STOCKHOLM)
+    assert notification_preferences.next_digest_time(sunday) == datetime(
+        2026, 10, 26, 8, 0, tzinfo=STOCKHOLM
+    )
 
 
 # -- addresses the server refuses, and none at all ---------------------------------------------
@@ -501,7 +506,7 @@ def test_a_refused_recipient_is_retried_and_given_up_only_when_refused_for_good(
 
     # Fixed: the administrator queues it again and it goes out.
     del smtp.refuse[address("radet1")], smtp.refuse[address("radet2")]
-    assert mailer.requeue(city.engine, [gone]) == 1
+    assert notification_outbox.requeue(city.engine, [gone]) == 1
     smtp.take()
     post.deliver()
     assert sorted(m.to[0] for m in smtp.take()) == [address("radet1"), address("radet2")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from processes import mailer
+from processes import notification_preferences
 from tests.city import City
 from tests.test_webui_auth import (
     JINJA,
@@ -41,7 +41,7 @@ def test_a_user_chooses_the_weekly_digest_and_english(city: City) -> None:
 
     saved = post(client, "/konto/", {"mode": "digest", "language": "en"})
     assert saved.status_code == 302
-    assert mailer.preference(city.engine, "ansvarig.farsta") == "digest"
+    assert notification_preferences.preference(city.engine, "ansvarig.farsta") == "digest"
     assert city.register.user("ansvarig.farsta").language == "en"
     page = client.get("/konto/").get_data(as_text=True)
     assert "<h1>Settings</h1>" in page and "Your settings have been saved." in page
@@ -49,7 +49,7 @@ def test_a_user_chooses_the_weekly_digest_and_english(city: City) -> None:
     assert '<html lang="en">' in page
 
     post(client, "/konto/", {"mode": "each", "language": "sv"})
-    assert mailer.preference(city.engine, "ansvarig.farsta") == "each"
+    assert notification_preferences.preference(city.engine, "ansvarig.farsta") == "each"
     assert "Dina inställningar är sparade." in client.get("/konto/").get_data(as_text=True)
 
 
@@ -62,10 +62,10 @@ def test_a_bad_choice_is_refused_with_an_error_summary(city: City) -> None:
     assert '<a href="#mode-each">Välj hur du vill få dina aviseringar.</a>' in page
     assert '<a href="#language-sv">Välj språk.</a>' in page
     assert 'aria-describedby="mode-hjalp mode-fel"' in page
-    assert mailer.preference(city.engine, "ansvarig.farsta") == "each"
+    assert notification_preferences.preference(city.engine, "ansvarig.farsta") == "each"
     # Without the form's CSRF token nothing changes.
     assert client.post("/konto/", data={"mode": "digest", "language": "sv"}).status_code == 400
-    assert mailer.preference(city.engine, "ansvarig.farsta") == "each"
+    assert notification_preferences.preference(city.engine, "ansvarig.farsta") == "each"
 
 
 def test_a_user_without_an_address_is_told_so(city: City) -> None:

@@ -598,8 +598,11 @@ def serve(
     from engine.scheduler import TimerScheduler
     from processes import catalogue, demo
     from processes.mailer import schedule_delivery
+    from processes.notification_retention import RetentionSettings, schedule_retention
     from webui.app import create_app
 
+    # A bad retention setting stops here, before anything is done.
+    retention = RetentionSettings.from_env() if timers and not production else None
     engine = open_engine(db_url)
     if with_demo:
         if demo.is_empty(engine):
@@ -628,6 +631,7 @@ def serve(
         scheduler.start()
         catalogue.schedule_yearly_starts(engine, scheduler)
         schedule_delivery(engine, scheduler)  # mail the notification outbox
+        schedule_retention(engine, scheduler, retention)  # delete old notifications
     click.echo(f"Kedja on http://{host}:{port}/ (database {engine.db.safe_url()})")
     try:
         app.run(host=host, port=port, debug=False, use_reloader=False)
@@ -653,7 +657,9 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     from engine.scheduler import TimerScheduler
     from processes import catalogue
     from processes.mailer import schedule_delivery
+    from processes.notification_retention import RetentionSettings, schedule_retention
 
+    retention = RetentionSettings.from_env()  # a bad value stops the worker before it starts
     engine = open_engine(db_url)
     scheduler = TimerScheduler(engine.timers, sweep_seconds=sweep)
     stop = threading.Event()
@@ -662,6 +668,7 @@ def worker(db_url: str | None, out: Output, sweep: float) -> None:
     scheduler.start()
     catalogue.schedule_yearly_starts(engine, scheduler)
     schedule_delivery(engine, scheduler)  # mail the notification outbox
+    schedule_retention(engine, scheduler, retention)  # delete old notifications
     click.echo(f"kedja worker firing timers on {engine.db.safe_url()}", err=True)
     stop.wait()
     scheduler.stop()

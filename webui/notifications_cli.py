@@ -1,13 +1,16 @@
-"""`kedja notifications`: the mail outbox for administrators — list it, deliver it now, and
-queue failed notifications again (docs/notifications.md).
+"""`kedja notifications`: the mail outbox for administrators — list it, deliver it now,
+queue failed notifications again, and delete old ones (docs/notifications.md).
 
     kedja notifications [list] [--state queued|sent|failed|skipped] [--to USER] [--limit N]
     kedja notifications deliver      one delivery round now (needs KEDJA_SMTP_HOST)
     kedja notifications retry ID...  queue failed or skipped notifications again
+    kedja notifications prune [--older-than-days N] [--dry-run]
+                                     delete sent, failed and skipped ones past retention
 
 `kedja worker` and `kedja serve` deliver by themselves every 30 seconds; `deliver` is for a
 set-up check, or for an installation that runs delivery from cron instead. It exits 1 when
-the SMTP server could not be reached (everything stays queued).
+the SMTP server could not be reached (everything stays queued). Likewise they prune every
+night; `prune` is for a first clean-up, or to see (`--dry-run`) what the retention removes.
 """
 
 from __future__ import annotations
@@ -41,11 +44,11 @@ def list_cmd(
     db_url: str | None, out: Output, state: str | None, recipient: str | None, limit: int
 ) -> None:
     """List notifications, newest first (times in Europe/Stockholm)."""
-    from processes import mailer
+    from processes import notification_outbox
 
     engine = open_engine(db_url)
-    rows = mailer.outbox(engine, state=state, recipient=recipient, limit=limit)
-    totals = mailer.counts(engine)
+    rows = notification_outbox.listing(engine, state=state, recipient=recipient, limit=limit)
+    totals = notification_outbox.counts(engine)
 
     def human() -> None:
         if not rows:
@@ -93,8 +96,46 @@ def deliver(db_url: str | None, out: Output) -> None:
 @click.argument("ids", nargs=-1, type=int, required=True)
 def retry(db_url: str | None, out: Output, ids: tuple[int, ...]) -> None:
     """Queue failed or skipped notifications again (after fixing an address)."""
-    from processes import mailer
+    from processes import notification_outbox
 
     engine = open_engine(db_url)
-    count = mailer.requeue(engine, list(ids))
+    count = notification_outbox.requeue(engine, list(ids))
     out.emit({"queued": count}, lambda: click.echo(f"{count} notification(s) queued again"))
+
+
+@command(notifications, "prune")
+@click.option(
+    "--older-than-days",
+    "days",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Delete sent, failed and skipped notifications older than N days (default: "
+    "KEDJA_NOTIFICATION_RETENTION_DAYS for sent, KEDJA_NOTIFICATION_FAILED_RETENTION_DAYS "
+    "for failed and skipped). Queued ones are never deleted.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+def prune(db_url: str | None, out: Output, days: int | None, dry_run: bool) -> None:
+    """Delete notifications past their retention (personal data kept only as needed)."""
+    from processes import notification_retention
+
+    settings = (
+        notification_retention.RetentionSettings.uniform(days)
+        if days is not None
+        else notification_retention.RetentionSettings.from_env()
+    )
+    engine = open_engine(db_url)
+    result = notification_retention.prune(engine, settings, dry_run=dry_run)
+
+    def human() -> None:
+        verb = "would delete" if dry_run else "deleted"
+        for cut in result.cuts:
+            before = cut.before.astimezone(STOCKHOLM)
+            click.echo(
+                f"{cut.state:<8} {verb} {cut.count} older than {cut.older_than_days} days "
+                f"(before {before:%Y-%m-%d %H:%M})"
+            )
+        if dry_run:
+            click.echo("Dry run: nothing was deleted.", err=True)
+
+    out.emit(result.as_dict(), human)

@@ -9,7 +9,7 @@ from urllib.request import urlopen
 import pytest
 from icalendar import Calendar
 
-from processes import mailer
+from processes import notification_preferences
 from tests.browser.conftest import axe, sign_in
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ def test_settings_and_a_calendar_address(page: Any, live: Any) -> None:
     page.click("button.primary[type=submit]")
     page.wait_for_load_state()
     assert "Dina inställningar är sparade." in page.locator(".flashes").inner_text()
-    assert mailer.preference(live.city.engine, "ansvarig.bromma") == "digest"
+    assert notification_preferences.preference(live.city.engine, "ansvarig.bromma") == "digest"
 
     page.get_by_role("button", name="Skapa kalenderadress").click()
     page.wait_for_load_state()

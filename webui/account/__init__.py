@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.errors import NotFound
-from processes import mailer
+from processes import notification_preferences
 from webui.auth.access import engine, login_required, register
 from webui.security import limiter
 
@@ -49,7 +49,7 @@ def _page(status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
     eng = engine()
     user = register().user(current_user.id)
     values = {
-        "mode": mailer.preference(eng, user.id),
+        "mode": notification_preferences.preference(eng, user.id),
         "language": user.language if user.language in LANGUAGES else "sv",
     }
     context = {
@@ -79,14 +79,14 @@ def save():  # type: ignore[no-untyped-def]
     mode = request.form.get("mode", "")
     language = request.form.get("language", "")
     errors = {}
-    if mode not in mailer.MODES:
+    if mode not in notification_preferences.MODES:
         errors["mode-each"] = _("Välj hur du vill få dina aviseringar.")
     if language not in LANGUAGES:
         errors["language-sv"] = _("Välj språk.")
     if errors:
         return _page(400, errors=errors, submitted={"mode": mode, "language": language})
     eng = engine()
-    mailer.set_preference(eng, current_user.id, mode)
+    notification_preferences.set_preference(eng, current_user.id, mode)
     register().set_language(current_user.id, language)
     session["language"] = language
     with force_locale(language):  # the next page is in the chosen language
