@@ -1,5 +1,5 @@
 """The governance layer's tables: the organisation register, decisions, guideline versions,
-evaluations, nominations and notifications.
+evaluations, nominations, notifications and the sign-in throttle.
 
 They live in the same database as the engine's but have their own Alembic history
 (`processes/migrations`, version table `kedja_governance_version`), so the engine stays
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -313,3 +314,21 @@ class ModellerDraft(Base):
     content: Mapped[str] = mapped_column(Text)  # the diagram's XML as the browser saved it
     saved_by: Mapped[str] = mapped_column(String(120), index=True)
     saved_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SignInAttempt(Base):
+    """A sign-in attempt that has not succeeded: the throttle every web process shares
+    (`processes.sign_in_attempts`). A row is written when an attempt starts and removed when
+    it succeeds, so what stays are failures. Neither the user name nor the address is stored,
+    only keyed hashes of each (HMAC with the application's secret key)."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (
+        Index("ix_sign_in_attempt_user_key_at", "user_key", "at"),
+        Index("ix_sign_in_attempt_address_key_at", "address_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_key: Mapped[str] = mapped_column(String(64))
+    address_key: Mapped[str | None] = mapped_column(String(64))

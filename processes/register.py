@@ -8,8 +8,10 @@ production (docs/operations.md), the register itself stays.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -52,6 +54,13 @@ class UserInfo:
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password)
+
+
+@cache
+def _unusable_hash() -> str:
+    """A hash of a random password nobody knows, checked when there is no real one to check
+    (made on first use: hashing costs time every command would otherwise pay at start)."""
+    return generate_password_hash(secrets.token_urlsafe(32))
 
 
 class Register:
@@ -203,12 +212,11 @@ class Register:
         caller must not say which of the two was wrong)."""
         with self.db.read() as session:
             row = session.get(User, user_id)
-            ok = (
-                row is not None
-                and row.active
-                and row.password_hash is not None
-                and check_password_hash(row.password_hash, password)
-            )
+            stored = row.password_hash if row is not None else None
+            # Always pay for one hash check, so the answer's timing does not tell whether
+            # the account exists or has a password.
+            matches = check_password_hash(stored or _unusable_hash(), password)
+            ok = row is not None and row.active and stored is not None and matches
         return self.user(user_id) if ok else None
 
     # -- the engine's Directory -----------------------------------------------------------

@@ -85,3 +85,29 @@ def test_governance_schema_matches_its_models(db_url):
         assert compare_metadata(context, GovernanceBase.metadata) == []
     assert governance.current_revision(db.write_engine) == governance.head_revision()
     db.dispose()
+
+
+def test_a_governance_schema_of_the_previous_release_upgrades(db_url):
+    """A database at g005 (before the shared sign-in throttle) gains its table by upgrading,
+    and g006 goes back down and up again cleanly."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from processes import migrations as governance
+
+    db = Database(db_url)
+    db.upgrade()
+    governance.upgrade(db.write_engine, "g005")
+    assert "sign_in_attempt" not in inspect(db.write_engine).get_table_names()
+    governance.upgrade(db.write_engine)
+    indexes = {i["name"] for i in inspect(db.write_engine).get_indexes("sign_in_attempt")}
+    assert indexes == {
+        "ix_sign_in_attempt_at",
+        "ix_sign_in_attempt_user_key_at",
+        "ix_sign_in_attempt_address_key_at",
+    }
+    command.downgrade(governance._config(db.write_engine), "g005")
+    assert "sign_in_attempt" not in inspect(db.write_engine).get_table_names()
+    governance.upgrade(db.write_engine)
+    assert governance.current_revision(db.write_engine) == governance.head_revision()
+    db.dispose()

@@ -1,8 +1,9 @@
 """Sign-in, the protections every request gets, languages, and the status page.
 
 Runs the real application (Flask's test client) on the small demo city, with CSRF
-protection and the rate limiter switched on as in production. `sign_in` here is the helper
-the other web UI tests use: it signs in the way a browser does, with the form's CSRF token.
+protection, the rate limiter and the sign-in throttle switched on as in production.
+`sign_in` here is the helper the other web UI tests use: it signs in the way a browser
+does, with the form's CSRF token.
 """
 
 from __future__ import annotations
@@ -120,12 +121,18 @@ def test_a_post_without_a_csrf_token_is_refused(client: FlaskClient) -> None:
     assert client.get("/beslut/").status_code == 200
 
 
-def test_sign_in_is_rate_limited(client: FlaskClient) -> None:
-    """Ten tries a minute from one address; the eleventh is refused, even with the right
-    password, so guessing is slow."""
-    for _ in range(10):
+def test_sign_in_is_throttled(client: FlaskClient) -> None:
+    """Five wrong passwords for a user name within 15 minutes; the sixth attempt is refused
+    before its password is checked, so even the right one does not get through. Counted in
+    the database, so every web process sees the same count (tests/test_sign_in_throttle.py)."""
+    for _ in range(5):
         assert sign_in(client, "radet1", "gissning").status_code == 401
-    assert sign_in(client, "radet1").status_code == 429
+    refused = sign_in(client, "radet1")
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert "För många inloggningsförsök. Försök igen klockan 08:15." in html
+    assert WRONG not in html and 'aria-invalid="true" aria-describedby="fel"' in html
+    assert client.get("/beslut/").status_code == 302  # not signed in
 
 
 def test_no_redirect_to_another_site_after_sign_in(client: FlaskClient) -> None:

@@ -1,8 +1,19 @@
 """What every request gets: security headers, CSRF protection, session cookie settings, the
-secret key, and the rate limiter (sign-in, public nomination).
+secret key, the client's address behind a proxy, and the request rate limiter.
 
 The content security policy allows no inline scripts or styles; every script is a file
 under /static or /vendor. Forms carry a CSRF token (Flask-WTF) checked on every POST.
+
+Flask-Limiter (memory storage, so counted per process) limits requests to the REST API, the
+calendar feed and the public nomination form. Sign-in is not limited here: its throttle must
+hold across every web process and host, so it is counted in the database
+(`processes.sign_in_attempts`).
+
+Behind a proxy every request comes from the proxy's address; `KEDJA_TRUSTED_PROXIES=N`
+takes the client's address from the last N entries of `X-Forwarded-For` instead (werkzeug's
+ProxyFix), so per-address limits count clients, not the proxy. Set it only when that many
+proxies, and nothing else, stand in front: a client reaching the server directly could
+otherwise claim any address.
 """
 
 from __future__ import annotations
@@ -15,6 +26,9 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from engine.errors import ValidationError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -43,6 +57,16 @@ def secret_key(var_dir: Path | None) -> str:
     return secrets.token_urlsafe(48)
 
 
+def trusted_proxies() -> int:
+    raw = os.environ.get("KEDJA_TRUSTED_PROXIES", "").strip() or "0"
+    if not raw.isdigit():
+        raise ValidationError(
+            f"KEDJA_TRUSTED_PROXIES must be the number of proxies in front (0 for none), "
+            f"not {raw!r}."
+        )
+    return int(raw)
+
+
 def init_app(app: Flask) -> None:
     # Assigned, not setdefault: Flask's own defaults already hold these keys. A caller's
     # config (create_app(..., config)) is applied afterwards and may still override them.
@@ -63,6 +87,9 @@ def init_app(app: Flask) -> None:
             app.config[key] = value
     csrf.init_app(app)
     limiter.init_app(app)
+    proxies = trusted_proxies()
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
