@@ -595,3 +595,16 @@ def test_the_attachment_migration_matches_the_model_and_downgrades(city: City) -
     assert migrations.current_revision(engine) == "g001"
     migrations.upgrade(engine)
     assert migrations.current_revision(engine) == migrations.head_revision()
+
+
+def test_a_called_process_is_named_by_its_diagram_not_its_key(city: City, app: Any) -> None:
+    """The process filter offers every deployed process, also those the four call (one
+    organisation's plan, its tertial report …): each by its diagram's name, never its key."""
+    open_planning(city)
+    client = client_for(app, "ansvarig.farsta")
+    html = client.get("/uppgifter").get_data(as_text=True)
+    options = dict(re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]*)</option>', html))
+    assert options["organisation_plan"] == "Lägesbild och åtgärdsplan för en organisation"
+    assert options["organisation_tertial_report"] == "Tertialrapport för en organisation"
+    assert options["plan_cycle"] == "Planering och uppföljning"
+    assert not [key for key, label in options.items() if label == key]

@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from engine import Engine
 
-from . import i18n, observability, security
+from . import i18n, names, observability, security
 from .auth.access import current_actor, login_manager
 
 BLUEPRINTS = (
@@ -88,6 +88,7 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
             app.register_blueprint(module.bp)
 
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+    app.context_processor(names.template_names)  # user, organisation, process names …
 
     @app.context_processor
     def _menu() -> dict[str, Any]:

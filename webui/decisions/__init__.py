@@ -19,8 +19,8 @@ from flask_babel import lazy_gettext as _l
 
 from engine.errors import NotFound
 from processes.decisions import Decision, export_json, get_decision, list_decisions, printable
+from webui import names
 from webui.auth.access import current_actor, engine, login_required
-from webui.instances import names
 from webui.instances.access import may_see_case
 from webui.instances.model import definition_model
 

@@ -27,9 +27,9 @@ from flask import (
 from engine.errors import NotFound
 from processes import attachments
 from processes.decisions import list_decisions
+from webui import names
 from webui.auth.access import current_actor, engine, has_role, login_required
 
-from . import names
 from .access import may_see_case, visible_case_ids
 from .model import definition_model, diagram_xml
 from .state import element_states
@@ -53,18 +53,6 @@ def task_url(task_id: int) -> str:
     if "tasks.task" in current_app.view_functions:
         return url_for("tasks.task", task_id=task_id)
     return f"{request.script_root}/uppgifter/{task_id}"
-
-
-@bp.app_context_processor
-def _names() -> dict[str, Any]:
-    return {
-        "user_name": names.user_name,
-        "organisation_name": names.organisation_name,
-        "role_name": names.role_name,
-        "process_name": names.process_name,
-        "state_name": names.state_name,
-        "year_of": names.year_of,
-    }
 
 
 def _page_number() -> int:

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import get_locale
-
 from engine import Actor, Engine
 from engine.errors import NotFound
 from engine.tasks import Page
-from processes.catalogue import BY_KEY
 from processes.governance import register_of
+from webui.names import process_name
 
 SOON = timedelta(days=7)
 
@@ -54,13 +52,6 @@ def task_page(
     )
 
 
-def process_name(key: str) -> str:
-    entry = BY_KEY.get(key)
-    if entry is None:
-        return key
-    return entry.name_en if str(get_locale() or "sv") == "en" else entry.name_sv
-
-
 class Names:
     """Organisation and user names for one request (a handful of lookups, each once)."""
 
@@ -92,8 +83,10 @@ class Names:
 
 def process_choices(engine: Engine) -> list[tuple[str, str]]:
     """(key, name) of every deployed process, by name."""
-    keys = {d.key for d in engine.repository.definitions(latest_only=True)}
-    return sorted(((k, process_name(k)) for k in keys), key=lambda kv: kv[1].lower())
+    latest = engine.repository.definitions(latest_only=True)
+    return sorted(
+        ((d.key, process_name(d.key, d.name)) for d in latest), key=lambda kv: kv[1].lower()
+    )
 
 
 def organisation_choices(actor: Actor, names: Names) -> list[tuple[str, str]]:

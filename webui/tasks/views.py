@@ -37,6 +37,7 @@ from processes import attachments
 from webui import forms
 from webui.auth.access import current_actor, engine, login_required
 from webui.i18n import format_when
+from webui.names import process_name
 
 from . import access, bp, handover
 from .queries import (
@@ -44,7 +45,6 @@ from .queries import (
     Names,
     organisation_choices,
     process_choices,
-    process_name,
     task_page,
 )
 

@@ -1,12 +1,17 @@
 """Names people read instead of the ids the engine stores: users, organisations, roles,
-processes, case states. Looked up once per request (`g`), since one page names many.
+processes, case states — for every page of the web UI (`template_names` makes them
+template globals). Looked up once per request (`g`), since one page names many.
 
-Process names of the city's four processes come from the catalogue in both languages; a
-called process's name comes from its diagram and is translated when the catalogue of the
-web UI knows it (the diagram's Swedish name is the message id), else shown as written.
+Process names of the city's four processes come from the catalogue in both languages; any
+other deployed process — the processes they call, such as one organisation's tertial
+report, or one a process owner imported — is named by its diagram (the BPMN process's
+name), translated when the web UI's catalogue knows it (the diagram's Swedish name is the
+message id), else shown as written. A key is shown only for a process that has no name.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import g
 from flask_babel import get_locale
@@ -15,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from processes import catalogue
 from processes.roles import ROLES
-from webui.auth.access import register
+from webui.auth.access import engine, register
 
 STATES = {
     "running": _l("Pågår"),
@@ -65,9 +70,17 @@ def process_name(key: str, diagram_name: str | None = None) -> str:
     entry = catalogue.BY_KEY.get(key)
     if entry is not None:
         return entry.name_en if language() == "en" else entry.name_sv
-    if diagram_name:
-        return _(diagram_name)
-    return key
+    name = diagram_name or _diagram_names().get(key)
+    return _(name) if name else key
+
+
+def _diagram_names() -> dict[str, str]:
+    """The deployed processes' own names (latest versions), by key."""
+    if "kedja_diagram_names" not in g:
+        g.kedja_diagram_names = {
+            d.key: d.name for d in engine().repository.definitions(latest_only=True) if d.name
+        }
+    return g.kedja_diagram_names
 
 
 def state_name(state: str) -> str:
@@ -82,3 +95,15 @@ def year_of(business_key: str | None) -> str | None:
         if tail.isdigit():
             return tail
     return None
+
+
+def template_names() -> dict[str, Any]:
+    """The names as template globals, for every blueprint's templates."""
+    return {
+        "user_name": user_name,
+        "organisation_name": organisation_name,
+        "role_name": role_name,
+        "process_name": process_name,
+        "state_name": state_name,
+        "year_of": year_of,
+    }
