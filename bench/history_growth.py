@@ -38,12 +38,12 @@ original_prune = pruning.prune
 
 
 def state_size(engine: Engine, instance_id: int) -> int:
+    """The state's JSON size, without the spaces SQLite's copy is padded with (steps.py)."""
     with engine.db.read() as session:
-        return len(
-            session.scalar(
-                select(ProcessInstance.workflow_state).where(ProcessInstance.id == instance_id)
-            )
+        text = session.scalar(
+            select(ProcessInstance.workflow_state).where(ProcessInstance.id == instance_id)
         )
+    return len(text.rstrip())
 
 
 def run(cache_size: int, instances: int, loops: int, folder: Path) -> dict[str, float]:

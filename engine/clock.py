@@ -52,9 +52,12 @@ class SimulatedClock:
 
 def to_storage(instant: datetime) -> datetime:
     """Aware -> naive UTC, the form every DateTime column holds."""
-    if instant.tzinfo is None:
+    zone = instant.tzinfo
+    if zone is None:
         return instant
-    return instant.astimezone(UTC).replace(tzinfo=None)
+    if zone is not UTC:  # the clocks hand out UTC already; converting costs a step ~1 µs a call
+        instant = instant.astimezone(UTC)
+    return instant.replace(tzinfo=None)
 
 
 def from_storage(value: datetime | None) -> datetime | None:

@@ -16,13 +16,14 @@ visible in the modeller.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from .context_binding import Binding
 
 if TYPE_CHECKING:
     from .step_sql import Tx
@@ -32,14 +33,10 @@ if TYPE_CHECKING:
 _current: ContextVar[StepContext | None] = ContextVar("kedja_step", default=None)
 
 
-@contextmanager
-def step_in_progress(ctx: StepContext) -> Iterator[None]:
-    """Make the running step visible to service calls made while it advances."""
-    token = _current.set(ctx)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def step_in_progress(ctx: StepContext) -> Binding[StepContext | None]:
+    """Make the running step visible to service calls made while it advances
+    (`with step_in_progress(ctx):`)."""
+    return Binding(_current, ctx)
 
 
 @dataclass

@@ -13,14 +13,13 @@ microsecond after the due time (`engine/timers.py`).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime as _datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
 from .clock import Clock
+from .context_binding import Binding
 
 _current: ContextVar[Clock | None] = ContextVar("kedja_step_clock", default=None)
 
@@ -44,14 +43,10 @@ class ClockedDatetime(_datetime, metaclass=_Meta):
         )
 
 
-@contextlib.contextmanager
-def step_clock(clock: Clock) -> Iterator[None]:
-    """Make `clock` SpiffWorkflow's notion of now for the duration of a step."""
-    token = _current.set(clock)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def step_clock(clock: Clock) -> Binding[Clock | None]:
+    """Make `clock` SpiffWorkflow's notion of now for the duration of a step
+    (`with step_clock(clock):`)."""
+    return Binding(_current, clock)
 
 
 def current_clock() -> Clock | None:

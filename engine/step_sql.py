@@ -14,6 +14,7 @@ written here and through the ORM compare and sort alike.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,17 @@ def _integrity_errors() -> tuple[type[BaseException], ...]:
 
 
 INTEGRITY_ERRORS = _integrity_errors()
+_RETURNING_ID = re.compile(r"\s+RETURNING\s+id\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _without_returning(sql: str) -> str:
+    stripped = _RETURNING_ID.sub("", sql)
+    if stripped == sql:
+        raise ValueError(f"insert_id needs an INSERT ending in RETURNING id, not: {sql[:60]}")
+    return stripped
+
+
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -78,7 +90,13 @@ class Tx:
         return self._cur.fetchall()
 
     def insert_id(self, sql: str, params: dict[str, Any]) -> int:
-        """An INSERT ... RETURNING id (SQLite 3.35+ and PostgreSQL both have RETURNING)."""
+        """An INSERT ... RETURNING id (SQLite 3.35+ and PostgreSQL both have RETURNING).
+
+        On SQLite the id is the row's rowid (every table here has an INTEGER PRIMARY KEY),
+        which the driver hands back without RETURNING's result row to build and fetch."""
+        if self._sqlite:
+            self._cur.execute(_without_returning(sql), self._params(params))
+            return self._cur.lastrowid
         self._cur.execute(self._translate(sql), self._params(params))
         return self._cur.fetchone()[0]
 
@@ -97,7 +115,7 @@ class Tx:
 
 class StepSQL:
     def __init__(self, db: Database) -> None:
-        self._engine = db.write_engine
+        self._db = db
         self._sqlite = db.is_sqlite
         self._cache: dict[str, str] = {}
 
@@ -114,16 +132,23 @@ class StepSQL:
     def transaction(self) -> Iterator[Tx]:
         """BEGIN IMMEDIATE on SQLite (writers queue instead of failing at commit); a plain
         transaction on PostgreSQL. Commits on success, rolls back on any exception."""
-        raw = self._engine.raw_connection()
+        raw, token = self._db.take_driver()
+        reusable = False
         try:
+            # A cursor per transaction: closing it resets any statement left unfinished, which
+            # would otherwise hold a read snapshot open on a connection kept for the next step.
             cursor = raw.cursor()
-            if self._sqlite:
-                cursor.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(cursor, self._sqlite, self._translate)
-                raw.commit()
-            except BaseException:
-                raw.rollback()
-                raise
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(cursor, self._sqlite, self._translate)
+                    raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
+                reusable = True
+            finally:
+                cursor.close()
         finally:
-            raw.close()  # back to the pool
+            self._db.give_driver(raw, token, reusable)

@@ -253,6 +253,10 @@ def _form_files(definition: Any, element_id: str | None, props: dict[str, str]) 
     return {"form_schema": schema, "form_ui_schema": ui}
 
 
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values) if values else "[]"
+
+
 def _new_row(
     instance_id: int, definition: Any, task: Task, assignment: Assignment, stored_now: datetime
 ) -> dict[str, Any]:
@@ -271,8 +275,8 @@ def _new_row(
         "role": assignment.role,
         "organisation": assignment.organisation,
         "assignee": None,
-        "candidate_users": json.dumps(assignment.candidate_users),
-        "candidate_groups": json.dumps(assignment.candidate_groups),
+        "candidate_users": _json_list(assignment.candidate_users),
+        "candidate_groups": _json_list(assignment.candidate_groups),
         "due_at": to_storage(assignment.due_at) if assignment.due_at else None,
         "priority": assignment.priority,
         **_form_files(definition, spec.bpmn_id, props),
