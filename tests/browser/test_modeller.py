@@ -197,6 +197,22 @@ def test_every_miwg_model_survives_the_modeller(modeller: Any) -> None:
     assert len(edges) == 1 and "bpmnElement" not in dict(map(tuple, edges[0][2]))
 
 
+def test_a_layout_attribute_bpmn_js_knows_is_not_put_back(modeller: Any) -> None:
+    """Only attributes bpmn-js cannot hold are restored: one it knows and leaves out was
+    changed in the modeller (here a gateway's X marker switched off), and stays so."""
+    saved = modeller.evaluate(
+        """async () => {
+          const modeler = window.kedjaModeller;
+          const gateway = modeler.get("elementRegistry").get("council_gw");
+          gateway.di.isMarkerVisible = undefined;
+          return (await window.kedjaModellerFiles.save()).xml;
+        }"""
+    )
+    root = etree.fromstring(saved.encode("utf-8"))
+    (shape,) = root.xpath("//*[local-name()='BPMNShape'][@bpmnElement='council_gw']")
+    assert shape.get("isMarkerVisible") is None
+
+
 def test_what_the_process_owner_deletes_stays_deleted(modeller: Any) -> None:
     """The layout put back is only what bpmn-js could not show: a deleted element's shape
     is not brought back from the document as opened."""

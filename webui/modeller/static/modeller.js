@@ -135,6 +135,7 @@
 
   var DI = "http://www.omg.org/spec/BPMN/20100524/DI";
   var opened = null; // the document as it was opened, for keepLayout
+  var heldAtOpen = {}; // DI id -> the attributes bpmn-js wrote for it just after opening
 
   function byId(doc) {
     var ids = {};
@@ -162,8 +163,9 @@
   // shows is dropped on import (MIWG B.1.0, B.2.0), as is an edge that draws no element
   // (C.7.0) and a DI attribute bpmn-moddle does not know (messageVisibleKind). Put back,
   // from the document as opened, every shape and edge whose element still exists (or that
-  // draws none) and every DI attribute of a kept shape or edge: what the process owner
-  // deleted stays deleted, what bpmn-js could not show is not lost (docs/modeller.md).
+  // draws none) and every attribute of a kept shape or edge that bpmn-js dropped on opening:
+  // what the process owner deleted or changed stays so, what bpmn-js could not hold is not
+  // lost (docs/modeller.md).
   function keepLayout(original, savedXml) {
     if (!original) {
       return savedXml;
@@ -184,9 +186,12 @@
       var id = di.getAttribute("id");
       var kept = id ? ids[id] : null;
       if (kept && kept.namespaceURI === DI) {
+        var held = heldAtOpen[id] || {};
         for (var i = 0; i < di.attributes.length; i += 1) {
           var attribute = di.attributes[i];
-          if (!kept.hasAttributeNS(attribute.namespaceURI, attribute.localName)) {
+          // only what bpmn-js dropped when it opened the file: an attribute it held then
+          // and not now was changed by the process owner (a gateway's marker switched off)
+          if (!held[attribute.name] && !kept.hasAttribute(attribute.name)) {
             kept.setAttributeNS(attribute.namespaceURI, attribute.name, attribute.value);
             changed = true;
           }
@@ -206,10 +211,34 @@
     return changed ? new XMLSerializer().serializeToString(saved) : savedXml;
   }
 
+  // The attributes of each shape and edge as bpmn-js writes them right after opening:
+  // what it holds of the file, so keepLayout can tell a loss from a change.
+  function attributesHeld(xml) {
+    var held = {};
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    diagramElements(doc).forEach(function (di) {
+      var names = {};
+      for (var i = 0; i < di.attributes.length; i += 1) {
+        names[di.attributes[i].name] = true;
+      }
+      held[di.getAttribute("id")] = names;
+    });
+    return held;
+  }
+
   function openXML(xml) {
     var parsed = new DOMParser().parseFromString(xml, "application/xml");
     opened = parsed.getElementsByTagName("parsererror").length ? null : parsed;
-    return modeler.importXML(xml);
+    heldAtOpen = {};
+    return modeler.importXML(xml).then(function (result) {
+      if (!opened) {
+        return result;
+      }
+      return modeler.saveXML().then(function (first) {
+        heldAtOpen = attributesHeld(first.xml);
+        return result;
+      });
+    });
   }
 
   function saveXML() {
