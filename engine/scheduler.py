@@ -51,9 +51,13 @@ class TimerScheduler:
         self.timers.steps.on_timers_changed.append(self.timers_changed)
         self.fire()  # whatever fell due while nothing ran, in due order
 
-    def add_daily(self, func: Any, hour: int, minute: int, timezone: Any) -> None:
+    def add_daily(
+        self, func: Any, hour: int, minute: int, timezone: Any, *, also_now: bool = False
+    ) -> None:
         """Run `func` every day at hour:minute in `timezone` (the governance layer starts
-        each year's processes this way). A failure is logged and tried again next day."""
+        each year's processes this way). A failure is logged and tried again next day.
+        `also_now` runs it once as soon as the scheduler runs too — on its thread, so a
+        long first run does not hold up the start of the process that schedules it."""
 
         def guarded() -> None:
             try:
@@ -61,8 +65,9 @@ class TimerScheduler:
             except Exception:
                 log.exception("daily job %s failed", getattr(func, "__name__", func))
 
+        first = {"next_run_time": datetime.now(UTC)} if also_now else {}
         self._scheduler.add_job(
-            guarded, "cron", hour=hour, minute=minute, timezone=timezone, coalesce=True
+            guarded, "cron", hour=hour, minute=minute, timezone=timezone, coalesce=True, **first
         )
 
     def add_interval(self, func: Any, seconds: float) -> None:

@@ -196,19 +196,20 @@ def _delete_in_batches(engine: Engine, conditions: list[ColumnElement[bool]], ba
 def schedule_retention(
     engine: Engine, scheduler: Any, settings: RetentionSettings | None = None
 ) -> RetentionSettings:
-    """Prune now and every night at 03:30 Stockholm time in this process's scheduler
-    (`kedja worker`, `kedja serve`). A bad setting raises here, at start; a failed night
-    is logged and tried again the next."""
+    """Prune as soon as the scheduler runs and every night at 03:30 Stockholm time, on this
+    process's scheduler thread (`kedja worker`, `kedja serve`; a laptop is often off at
+    night, and a large first prune must not hold up the start). A bad setting raises here,
+    at start; a failed run is logged and tried again the next night."""
     settings = settings or RetentionSettings.from_env()
 
     def prune_notifications() -> None:
         prune(engine, settings)
 
-    try:
-        prune_notifications()
-    except Exception:  # a database hiccup at start must not keep the worker from starting
-        log.exception("notification retention failed at start; next run at 03:30")
     scheduler.add_daily(
-        prune_notifications, hour=PRUNE_HOUR, minute=PRUNE_MINUTE, timezone=STOCKHOLM
+        prune_notifications,
+        hour=PRUNE_HOUR,
+        minute=PRUNE_MINUTE,
+        timezone=STOCKHOLM,
+        also_now=True,
     )
     return settings
