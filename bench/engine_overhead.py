@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
+from bench.machine import describe
 from engine import Actor, Engine
 from engine.bundle import Bundle
 from tests.diagrams import linear
@@ -103,6 +104,7 @@ def main() -> None:
         mem_rates.append(completions / mem_time)
         db_rates.append(completions / db_time)
         ratios.append(mem_time / db_time)
+    print(describe())
     print(
         f"process: {TASKS} user tasks; {per_chunk * args.chunks} instances x {args.rounds} "
         f"rounds, the two sides alternating in {args.chunks} chunks"

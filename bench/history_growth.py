@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select
 
+from bench.machine import describe
 from engine import Actor, Engine, pruning
 from engine.bundle import Bundle
 from engine.models import ProcessInstance
@@ -89,6 +90,7 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    print(describe())
     print(
         f"looping process; {args.instances} instances at loop {args.loops} vs "
         f"{args.instances} at loop 1, same database, alternating; {args.rounds} rounds"
