@@ -32,7 +32,7 @@ window's failures and needs no worker.
 
 Configuration (environment): `KEDJA_SIGN_IN_MAX_PER_USER` (default 5),
 `KEDJA_SIGN_IN_MAX_PER_ADDRESS` (default 30), `KEDJA_SIGN_IN_WINDOW_MINUTES` (default 15);
-0 turns a limit off. See docs/operations.md.
+0 turns a limit off. `kedja sign-in clear` lifts a lock-out. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from engine import Engine
 from engine.clock import from_storage, to_storage
@@ -192,6 +192,24 @@ class SignInThrottle:
             session.execute(
                 delete(SignInAttempt).where(SignInAttempt.user_key == admission.user_key)
             )
+
+    def clear(self, user_name: str | None = None, address: str | None = None) -> int:
+        """An administrator lifts a lock-out: forget the failures of `user_name` and/or of
+        `address` (counted as the throttle counts it: an IPv6 address by its /64). Returns
+        how many failures were forgotten.
+
+        Five wrong passwords lock a user name for the window, whoever typed them; without
+        this a person locked out by somebody else waits it out (docs/operations.md)."""
+        if not user_name and not address:
+            raise ValidationError("Say whose failed sign-ins to clear: a user name or an address.")
+        keys = []
+        if user_name:
+            keys.append(SignInAttempt.user_key == self.user_key(user_name))
+        if address:
+            keys.append(SignInAttempt.address_key == self.address_key(address))
+        with self.engine.db.write() as session:
+            result = session.execute(delete(SignInAttempt).where(or_(*keys)))
+        return int(result.rowcount or 0)
 
 
 def _network(address: str) -> str:

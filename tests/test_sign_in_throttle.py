@@ -279,3 +279,67 @@ def test_behind_a_trusted_proxy_clients_are_counted_by_their_own_address(
     monkeypatch.setenv("KEDJA_TRUSTED_PROXIES", "ett")
     with pytest.raises(ValidationError, match="KEDJA_TRUSTED_PROXIES"):
         make_app(city)
+
+
+def _locked_out(app: Flask) -> FlaskClient:
+    locked = client(app)
+    for _ in range(5):
+        assert attempt(locked, "radet1").status_code == 401
+    assert attempt(locked, "radet1", DEMO_PASSWORD).status_code == 429
+    return locked
+
+
+def test_an_administrator_lifts_a_lock_out_from_the_command_line(
+    city_any: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Somebody typed five wrong passwords for radet1; `kedja sign-in clear` lets the real
+    radet1 in at once, and only radet1's failures are forgotten."""
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    monkeypatch.setenv("KEDJA_SECRET_KEY", "the key every web process shares")
+    app = create_app(city_any.engine)  # the key from the environment, as in production
+    locked = _locked_out(app)
+    other = client(app, address="198.51.100.20")
+    assert attempt(other, "admin").status_code == 401
+
+    result = CliRunner().invoke(
+        main, ["sign-in", "clear", "RADET1", "--db", city_any.engine.db.url, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"cleared": 5' in result.output  # case-folded like the throttle counts
+    assert attempt(locked, "radet1", DEMO_PASSWORD).status_code == 302
+    assert len(stored_rows(city_any.engine)) == 1  # admin's failure is still counted
+
+
+def test_the_command_finds_the_embedded_defaults_key_beside_its_database(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    monkeypatch.delenv("KEDJA_SECRET_KEY", raising=False)
+    locked = _locked_out(create_app(city.engine))  # `make run`: the key kept in var/
+    result = CliRunner().invoke(main, ["sign-in", "clear", "radet1", "--db", city.engine.db.url])
+    assert result.exit_code == 0, result.output
+    assert "Forgot 5 failed sign-in(s) for user name radet1" in result.output
+    assert attempt(locked, "radet1", DEMO_PASSWORD).status_code == 302
+
+
+def test_clearing_an_address_and_saying_nothing(city: Any) -> None:
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    throttle = SignInThrottle(city.engine, "k", Limits(per_user=0, per_address=2))
+    for name in ("a", "b"):
+        assert not throttle.admit(name, "2001:db8::1").refused
+    assert throttle.admit("c", "2001:db8::2").refused  # the same /64; a refusal is not kept
+    assert throttle.clear(address="2001:db8::ffff") == 2
+    assert not throttle.admit("d", "2001:db8::2").refused
+    with pytest.raises(ValidationError, match="user name or an address"):
+        throttle.clear()
+    result = CliRunner().invoke(main, ["sign-in", "clear", "--db", city.engine.db.url])
+    assert result.exit_code == 2 and "Name a user, or give --address" in result.output

@@ -71,10 +71,7 @@ MENU = (
 def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["kedja_engine"] = engine
-    var_dir = None
-    if engine.db.is_sqlite and engine.db.url.startswith("sqlite:///"):
-        var_dir = Path(engine.db.url.removeprefix("sqlite:///")).resolve().parent
-    app.config["SECRET_KEY"] = security.secret_key(var_dir)
+    app.config["SECRET_KEY"] = security.secret_key_for(engine.db.url)
     app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024  # attachments
     app.config.update(config or {})
     app.config["KEDJA_CONFIG_OVERRIDES"] = dict(config or {})

@@ -1,4 +1,5 @@
-"""`kedja backup` and `kedja restore` (see engine/backup.py and docs/operations.md)."""
+"""Operations: `kedja backup`, `kedja restore`, `kedja migrate` and `kedja sign-in clear`
+(docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import click
 
 from engine.database import Database, database_url
-from webui.cli import Output, command, main
+from webui.cli import Output, command, main, open_engine
 
 
 @command(main)
@@ -103,4 +104,40 @@ def migrate(
 
     out.emit(
         {"moved": [c.as_dict() for c in moved], "refused": [c.as_dict() for c in refused]}, human
+    )
+
+
+@main.group("sign-in")
+def sign_in() -> None:
+    """The sign-in throttle (docs/operations.md, "Sign-in throttle")."""
+
+
+@command(sign_in, "clear")
+@click.argument("user_name", required=False)
+@click.option("--address", default=None, help="Also (or only) this client address.")
+def sign_in_clear(db_url: str | None, out: Output, user_name: str | None, address: str | None):
+    """Lift a lock-out: forget USER_NAME's failed sign-ins (and/or an address's) at once."""
+    from processes.sign_in_attempts import SignInThrottle
+    from webui.security import secret_key_for
+
+    if not user_name and not address:
+        raise click.UsageError("Name a user, or give --address, or both.")
+    url = database_url(db_url)
+    engine = open_engine(url)
+    try:
+        # The same key the web processes hash with: KEDJA_SECRET_KEY, or the embedded
+        # default's key beside its database file.
+        cleared = SignInThrottle(engine, secret_key_for(engine.db.url)).clear(user_name, address)
+    finally:
+        engine.close()
+    who = " and ".join(
+        part
+        for part in (user_name and f"user name {user_name}", address and f"address {address}")
+        if part
+    )
+    out.emit(
+        {"cleared": cleared, "user_name": user_name, "address": address},
+        lambda: click.echo(
+            f"Forgot {cleared} failed sign-in(s) for {who}; signing in works again at once."
+        ),
     )

@@ -39,6 +39,16 @@ csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, default_limits=[], storage_uri="memory://")
 
 
+def secret_key_for(db_url: str) -> str:
+    """The application's secret key for the database at `db_url`: the web app signs with it,
+    and the sign-in throttle keys its hashes with it, so a command that clears a lock-out
+    must find the very same key (the embedded default keeps it beside its SQLite file)."""
+    var_dir = None
+    if db_url.startswith("sqlite:///"):
+        var_dir = Path(db_url.removeprefix("sqlite:///")).resolve().parent
+    return secret_key(var_dir)
+
+
 def secret_key(var_dir: Path | None) -> str:
     """KEDJA_SECRET_KEY, else a key kept in var/ (so sessions survive a restart of the
     embedded default), else a fresh one."""
