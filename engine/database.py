@@ -43,6 +43,13 @@ from .errors import SchemaOutdated
 
 DEFAULT_URL = "sqlite:///var/kedja.sqlite"
 
+WAL_SIZE_LIMIT = 32 * 1024 * 1024
+"""Bytes of SQLite's log kept on disk once it has been copied back. Under sustained load the
+background checkpoint never catches up and the log grows (150 MB after a few thousand
+back-to-back steps); SQLite reuses a log rather than shrinking it, so without a limit the
+file kept its largest size until the last connection closed. With it, the first write after
+a checkpoint that caught up (the next quiet second) truncates the log to this size."""
+
 
 def database_url(url: str | None = None) -> str:
     """The URL to use: explicit, else `KEDJA_DATABASE_URL`, else the embedded SQLite file."""
@@ -98,6 +105,7 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA wal_autocheckpoint=0")  # see engine/checkpoints.py
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.close()
 
         @event.listens_for(engine, "begin")

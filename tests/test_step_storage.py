@@ -378,3 +378,29 @@ def test_closing_the_engine_releases_every_connection(sqlite_url, tmp_path):
         assert again.runtime.get(iid).state == "completed"
     finally:
         again.close()
+
+
+def test_the_log_shrinks_back_after_a_burst(sqlite_url, tmp_path, monkeypatch):
+    """A burst grows SQLite's log past the limit; once a checkpoint has copied it back (a
+    quiet moment), the next step truncates the file to the limit instead of keeping it."""
+    from engine import database
+
+    monkeypatch.setattr(database, "WAL_SIZE_LIMIT", 256 * 1024)
+    engine = Engine(sqlite_url)
+    try:
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / "burst.bpmn").write_text(linear("burst", 3).xml())
+        engine.repository.deploy([tmp_path / "b"], ADMIN)
+        log = Path(sqlite_url.removeprefix("sqlite:///") + "-wal")
+        iid = None
+        while log.stat().st_size <= 1024 * 1024:  # a burst: no checkpoint catches up
+            iid = engine.runtime.start("burst", {}, ADMIN).instance_id
+        other = sqlite3.connect(log.with_name(log.name.removesuffix("-wal")), isolation_level=None)
+        busy, _frames, _copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        other.close()
+        assert busy == 0
+        engine.tasks.complete(_open_task(engine, iid).id, {}, ADMIN)
+        assert log.stat().st_size <= 256 * 1024
+        assert _open_task(engine, iid).element_id == "task_2"  # and nothing was lost
+    finally:
+        engine.close()
