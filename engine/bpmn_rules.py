@@ -19,11 +19,15 @@ import posixpath
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from engine.bpmn_schema import element_id_at
 from engine.errors import Problem
+
+if TYPE_CHECKING:
+    from engine.services import Services
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -772,9 +776,11 @@ def check(file_name: str, tree: etree._ElementTree, bundle_files: set[str]) -> l
 
 
 def check_service_operators(
-    file_name: str, tree: etree._ElementTree, known: frozenset[str]
+    file_name: str, tree: etree._ElementTree, services: Services
 ) -> list[Problem]:
-    """Every service task of an executable process names a registered operator."""
+    """Every service task of an executable process names a registered operator and passes
+    the parameters the operator declared (`engine.services.takes`)."""
+    known = services.names()
     problems = []
     for pid in executable_process_ids(tree):
         process = tree.getroot().find(f"bpmn:process[@id='{pid}']", NS)
@@ -805,6 +811,23 @@ def check_service_operators(
                         hint="Use one of: " + (", ".join(sorted(known)) or "(none registered)"),
                     )
                 )
+            elif name is not None and (declared := services.parameters(name)) is not None:
+                given = {
+                    p.get("id")
+                    for p in operator.iterfind(
+                        "spiffworkflow:parameters/spiffworkflow:parameter", NS
+                    )
+                }
+                for what, hint in declared.problems(given):
+                    problems.append(
+                        Problem(
+                            f"service task calls operator {name!r}, but {what}",
+                            file=file_name,
+                            element=el.get("id"),
+                            line=el.sourceline,
+                            hint=hint,
+                        )
+                    )
     return problems
 
 

@@ -561,7 +561,7 @@ def compile_bundle(bundle: Bundle, services: Any = None) -> CompiledBundle:
     problems.extend(_decision_ids(dmn))
     if services is not None:
         for name, tree in bpmn.items():
-            problems.extend(bpmn_rules.check_service_operators(name, tree, services.names()))
+            problems.extend(bpmn_rules.check_service_operators(name, tree, services))
     if problems:
         raise ValidationError(_summary(problems), problems)
 

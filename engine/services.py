@@ -79,6 +79,57 @@ class ServiceCall:
 Service = Callable[[ServiceCall], Mapping[str, Any] | None]
 
 
+@dataclass(frozen=True)
+class Parameters:
+    """The parameters a service takes, by name: those it cannot do without, and the rest."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def problems(self, given: set[str]) -> list[tuple[str, str]]:
+        """(what is wrong, what to do) for a service task passing `given`."""
+        found = []
+        takes = self.describe()
+        for name in self.required:
+            if name not in given:
+                found.append((f"it leaves out parameter {name!r}", f"Add it; {takes}"))
+        for name in sorted(given - set(self.required) - set(self.optional)):
+            found.append(
+                (
+                    f"it passes parameter {name!r}, which the operator does not take",
+                    f"Remove it or correct its name; {takes}",
+                )
+            )
+        return found
+
+    def describe(self) -> str:
+        if not self.required and not self.optional:
+            return "the operator takes no parameters"
+        parts = []
+        if self.required:
+            parts.append("it needs " + ", ".join(self.required))
+        if self.optional:
+            parts.append(
+                ("and may take " if self.required else "it may take ") + ", ".join(self.optional)
+            )
+        return " ".join(parts)
+
+
+def takes(*required: str, optional: tuple[str, ...] = ()) -> Callable[[Service], Service]:
+    """Declare a service's parameters (`@takes("year", optional=("winner",))`).
+
+    Why: a parameter is an expression in the diagram, and a misspelt or forgotten one would
+    otherwise surface only when a case reaches the task, months later, as an incident. With
+    the declaration the deploy refuses the diagram, naming the element, and the modeller
+    offers the names. A service without a declaration is not checked."""
+
+    def declare(service: Service) -> Service:
+        service.kedja_parameters = Parameters(tuple(required), tuple(optional))  # type: ignore[attr-defined]
+        return service
+
+    return declare
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -96,6 +147,10 @@ class Services:
     def names(self) -> frozenset[str]:
         return frozenset(self._services)
 
+    def parameters(self, name: str) -> Parameters | None:
+        """What the operator declared it takes (`takes`); None when it declared nothing."""
+        return getattr(self._services.get(name), "kedja_parameters", None)
+
     def register(self, name: str, service: Service) -> None:
         self._services[name] = service
 
@@ -107,6 +162,13 @@ class Services:
             known = ", ".join(sorted(self._services)) or "none"
             raise LookupError(
                 f"no service operator named {operator!r} is registered (known: {known})"
+            )
+        declared = self.parameters(operator)
+        missing = [n for n in declared.required if n not in params] if declared else []
+        if missing:  # a diagram deployed before the declaration, or bypassing the checks
+            raise LookupError(
+                f"service operator {operator!r} was called without {', '.join(missing)}; "
+                f"{declared.describe()}"
             )
         step = _current.get()
         if step is None:

@@ -157,6 +157,36 @@ def test_each_problem_names_the_drawn_element_to_mark(owner: FlaskClient, city: 
     assert all(p["file"] == MAIN and p["line"] > 0 and p["hint"] for p in problems)
 
 
+def test_a_misspelt_service_parameter_is_marked_on_its_task(owner: FlaskClient, city: Any) -> None:
+    """notify needs `subject`: a renamed parameter is caught by Validera, not by a case that
+    reaches the task months later."""
+    xml = deployed(city).replace(
+        b"""<spiffworkflow:parameter id="subject" type="any" value="f'Riskhanteringsr""",
+        b"""<spiffworkflow:parameter id="subjekt" type="any" value="f'Riskhanteringsr""",
+    )
+    problems = post_json(owner, "/modeller/tertial_loop/validera", xml).get_json()["problems"]
+    assert [p["shape"] for p in problems] == ["notify_actions", "notify_actions"]
+    assert [p["message"] for p in problems] == [
+        "service task calls operator 'notify', but it leaves out parameter 'subject'",
+        "service task calls operator 'notify', but it passes parameter 'subjekt', which the "
+        "operator does not take",
+    ]
+    assert "it needs role, subject and may take organisation" in problems[0]["hint"]
+
+
+def test_the_service_list_says_what_each_service_takes(owner: FlaskClient, city: Any) -> None:
+    answer = owner.get("/modeller/tjanster.json").get_json()
+    assert answer["operators"] == sorted(city.engine.services.names())
+    assert answer["parameters"]["publish_prize_winner"] == {
+        "required": ["year", "nomination_id"],
+        "optional": ["prize_sum", "motivation"],
+    }
+    assert answer["parameters"]["participating_organisations"] == {
+        "required": [],
+        "optional": [],
+    }
+
+
 def test_xml_that_does_not_parse_is_a_problem_not_an_error(owner: FlaskClient, city: Any) -> None:
     answer = post_json(owner, "/modeller/tertial_loop/validera", b"<bpmn:definitions")
     problems = answer.get_json()["problems"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 from .lookups import completed_task
 
@@ -35,6 +35,7 @@ INSERT = (
 )
 
 
+@takes("kind", "decision", "motivation", optional=("subject", "organisation", "task", "document"))
 def register_decision(call: ServiceCall) -> dict[str, Any]:
     p = call.params
     kind = str(p["kind"])

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 from engine.clock import to_storage
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 
+@takes("year", "organisation", optional=("evaluation",))
 def record_evaluation(call: ServiceCall) -> dict[str, Any]:
     p = call.params
     year, organisation = int(p["year"]), str(p["organisation"])
@@ -32,6 +33,7 @@ def record_evaluation(call: ServiceCall) -> dict[str, Any]:
     return {"recorded": True}
 
 
+@takes("year")
 def previous_evaluations(call: ServiceCall) -> dict[str, Any]:
     year = int(call.params["year"])
     rows = call.sql.all(

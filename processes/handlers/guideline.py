@@ -7,13 +7,14 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 from ..calendar import STOCKHOLM, GovernanceCalendar
 from .lookups import users_with_role
 from .notifications import queue
 
 
+@takes("effective_date", optional=("title", "summary", "decision_number"))
 def publish_guideline(call: ServiceCall) -> dict[str, Any]:
     """A new guideline version, in force from its effective date; every responsible person
     is told."""
@@ -55,6 +56,7 @@ def publish_guideline(call: ServiceCall) -> dict[str, Any]:
     return {"version": version, "notified": len(recipients)}
 
 
+@takes(optional=("changed", "motivation"))
 def record_guideline_review(call: ServiceCall) -> dict[str, Any]:
     p = call.params
     reviewed_on = call.now.astimezone(STOCKHOLM).date()

@@ -7,11 +7,12 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 from .lookups import users_with_role
 
 
+@takes()
 def participating_organisations(call: ServiceCall) -> dict[str, Any]:
     rows = call.sql.all(
         "SELECT id, name, kind, local_council FROM organisation WHERE active = :a ORDER BY name",
@@ -48,6 +49,7 @@ def _scoped_holders(call: ServiceCall, role: str, organisation: str) -> list[str
     ]
 
 
+@takes("organisation", optional=("email", "name"))
 def appoint_responsible(call: ServiceCall) -> dict[str, Any]:
     """Make the named person the organisation's responsible person, creating their account
     (without a password: they sign in through the identity provider, or an administrator

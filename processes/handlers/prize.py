@@ -10,11 +10,12 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 from .notifications import queue
 
 
+@takes("year")
 def prize_nominations(call: ServiceCall) -> dict[str, Any]:
     rows = call.sql.all(
         "SELECT id, nominee, nominee_organisation, description, received_at FROM nomination "
@@ -35,6 +36,7 @@ def prize_nominations(call: ServiceCall) -> dict[str, Any]:
     }
 
 
+@takes("year", optional=("winner",))
 def notify_nominators(call: ServiceCall) -> dict[str, Any]:
     year, winner = int(call.params["year"]), call.params.get("winner")
     rows = call.sql.all(
@@ -60,6 +62,7 @@ def notify_nominators(call: ServiceCall) -> dict[str, Any]:
     return {"queued": queued}
 
 
+@takes("year", "nomination_id", optional=("prize_sum", "motivation"))
 def publish_prize_winner(call: ServiceCall) -> dict[str, Any]:
     p = call.params
     year = int(p["year"])
@@ -98,6 +101,7 @@ def publish_prize_winner(call: ServiceCall) -> dict[str, Any]:
     return {"published": True}
 
 
+@takes("year", optional=("keep",))
 def erase_nominator_data(call: ServiceCall) -> dict[str, Any]:
     """Erase the personal data of the year's nominators, except those in `keep`."""
     year = int(call.params["year"])

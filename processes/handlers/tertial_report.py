@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.clock import to_storage
-from engine.services import ServiceCall
+from engine.services import ServiceCall, takes
 
 COLOURS = ("grön", "gul", "röd")
 STATUSES = ("genomförd", "påbörjad", "ej påbörjad", "försenad", "avförd")
@@ -62,6 +62,7 @@ def compile_report(tertial: str, reports: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
+@takes("tertial", optional=("reports", "year"))
 def compile_tertial_report(call: ServiceCall) -> dict[str, Any]:
     """The tertial's figures, also kept per organisation in `tertial_report_row` (what the
     tertial dashboard reads; a recompiled tertial replaces its rows)."""

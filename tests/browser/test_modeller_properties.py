@@ -632,6 +632,17 @@ def test_a_service_tasks_operator_result_and_parameters_are_edited(
     ]
     assert rows == parameter_rows(saved(page), "notify_actions")
     assert rows[1] == ("organisation", "any", "None")
+    # What notify declared it takes is said, and its names are offered to the name fields.
+    expect(page.locator("#egenskap-tjanst-parametrar")).to_have_text(
+        "Tjänsten behöver: role, subject. Den kan också ta: organisation, task, kind, message."
+    )
+    offered_names = page.locator("#egenskap-parameternamn option").evaluate_all(
+        "(os) => os.map((o) => o.value)"
+    )
+    assert offered_names == ["role", "subject", "organisation", "task", "kind", "message"]
+    assert page.locator("#egenskap-parameter-1-namn").get_attribute("list") == (
+        "egenskap-parameternamn"
+    )
 
     page.fill("#egenskap-resultatvariabel", "besked")
     page.fill("#egenskap-parameter-4-varde", "f'Åtgärder: {beslutade_atgarder}'")
@@ -685,6 +696,9 @@ def test_a_service_tasks_operator_result_and_parameters_are_edited(
     expect(page.locator("#egenskap-resultatvariabel")).to_be_hidden()
     operator.select_option("compile_tertial_report")
     expect(page.locator("#egenskap-resultatvariabel")).to_be_visible()
+    expect(page.locator("#egenskap-tjanst-parametrar")).to_have_text(
+        "Tjänsten behöver: tertial. Den kan också ta: reports, year."
+    )
     page.fill("#egenskap-resultatvariabel", "uppdatering")
     page.keyboard.press("Tab")
     found = by_id(saved(page), task).find(f".//{{{SPIFF}}}serviceTaskOperator")

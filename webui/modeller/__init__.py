@@ -258,7 +258,18 @@ def roles():  # type: ignore[no-untyped-def]
 def services():  # type: ignore[no-untyped-def]
     """The operators a service task may name: exactly those the deploy accepts (the
     engine's registered services), so the panel offers no name the checks would refuse."""
-    return jsonify(operators=sorted(engine().services.names()))
+    services = engine().services
+    names = sorted(services.names())
+    declared = {name: services.parameters(name) for name in names}
+    return jsonify(
+        operators=names,
+        # What each declared it takes: the same lists the deploy checks parameters against.
+        parameters={
+            name: {"required": list(p.required), "optional": list(p.optional)}
+            for name, p in declared.items()
+            if p is not None
+        },
+    )
 
 
 @bp.get("/<key>/ladda-ned")

@@ -5,7 +5,8 @@
  * A group of the panel (properties.js, whose window.kedjaProperties it registers with and
  * whose helpers it uses): the spiffworkflow:serviceTaskOperator, chosen from the engine's
  * registered services (/modeller/tjanster.json, loaded before the panel opens), its
- * resultVariable and its spiffworkflow:parameter rows (id, type, value). Its own file
+ * resultVariable and its spiffworkflow:parameter rows (id, type, value), with the parameters
+ * the chosen service declared (engine.services.takes) said and offered as names. Its own file
  * because it alone asks the server for a list of its own and keeps rows of its own.
  * Loaded after properties.js.
  */
@@ -39,6 +40,7 @@
     prefix: "egenskap-parameter-"
   };
   var services = []; // the engine's registered operator names
+  var declared = {}; // operator -> { required: [...], optional: [...] }, for those that say
 
   function operatorOf(bo) {
     return extension(bo, "spiffworkflow:ServiceTaskOperator");
@@ -59,11 +61,37 @@
       text("not-service"));
     part("operator").hidden = !operator;
     field("resultVariable").value = operator ? operator.get("resultVariable") || "" : "";
+    showDeclared(name);
     var params = parameters(operator);
     renderRows(ROWS, params.length, function (input, index) {
       input("parameterId").value = params[index].get("id") || "";
       input("parameterType").value = params[index].get("type") || "";
       input("parameterValue").value = params[index].get("value") || "";
+    });
+  }
+
+  // What the chosen service takes, in a sentence and as the names the name fields offer.
+  function showDeclared(name) {
+    var takes = declared[name];
+    var line = part("serviceParameters");
+    var names = document.getElementById("egenskap-parameternamn");
+    names.textContent = "";
+    line.hidden = !takes;
+    if (!takes) {
+      return;
+    }
+    var sentences = [];
+    if (takes.required.length) {
+      sentences.push(text("service-needs") + " " + takes.required.join(", ") + ".");
+    }
+    if (takes.optional.length) {
+      sentences.push(text("service-may-take") + " " + takes.optional.join(", ") + ".");
+    }
+    line.textContent = sentences.length ? sentences.join(" ") : text("service-takes-none");
+    takes.required.concat(takes.optional).forEach(function (parameter) {
+      var option = document.createElement("option");
+      option.value = parameter;
+      names.appendChild(option);
     });
   }
 
@@ -166,6 +194,7 @@
     load: function () {
       return getJSON(text("services-url"), { operators: [] }).then(function (loaded) {
         services = loaded.operators || [];
+        declared = loaded.parameters || {};
       });
     },
     writers: {
