@@ -33,6 +33,8 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+# User-task properties holding an expression, evaluated when the task becomes ready.
+ASSIGNMENT_EXPRESSIONS = ("dueDate", "roleFrom", "candidateUsersFrom", "candidateGroupsFrom")
 
 FLOW_NODE_TAGS = frozenset(
     {
@@ -318,6 +320,7 @@ class _Checker:
             self.check_script_task(el)
         if local == "userTask":
             self.check_forms(el)
+            self.check_assignment(el)
         if local == "eventBasedGateway":
             self.check_event_gateway(el)
         self.check_loops(el)
@@ -677,6 +680,25 @@ class _Checker:
                     "Add the file to the bundle or correct the name in the user task's "
                     f"properties (JSON files in the bundle: {listed or 'none'})",
                 )
+
+    def check_assignment(self, el: etree._Element) -> None:
+        """Who gets a user task, its due date and its priority are read when the task becomes
+        ready; a mistake there would stop every case at that task, so it is found here."""
+        for prop in el.iterfind(
+            "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS
+        ):
+            name, value = prop.get("name"), prop.get("value") or ""
+            if name == "priority" and not (
+                re.fullmatch(r"[0-9]{1,3}", value.strip()) and int(value) <= 100
+            ):
+                self.add(
+                    prop,
+                    f"priority {value!r} is not a whole number from 0 to 100",
+                    "Write a number from 0 (lowest) to 100 (highest), or remove the property "
+                    "for the default, 50",
+                )
+            elif name in ASSIGNMENT_EXPRESSIONS and value.strip():
+                self._sandbox(prop, value, "eval", name)
 
     def check_process_expressions(self, process: etree._Element) -> None:
         for script in process.iterfind(".//bpmn:extensionElements/spiffworkflow:preScript", NS):

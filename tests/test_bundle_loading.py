@@ -288,6 +288,47 @@ def test_form_reference_to_a_missing_file_is_rejected() -> None:
     assert "other.json" in problem.hint
 
 
+def assigned_task(**properties: str) -> str:
+    items = "".join(
+        f'<spiffworkflow:property name="{name}" value="{value}"/>'
+        for name, value in properties.items()
+    )
+    return (
+        '<bpmn:userTask id="e1"><bpmn:extensionElements><spiffworkflow:properties>'
+        f"{items}</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>"
+    )
+
+
+@pytest.mark.parametrize("priority", ["hög", "101", "-1", "5.5", "", "²"])
+def test_a_priority_that_is_not_0_to_100_is_rejected(priority: str) -> None:
+    problem = only(rejected({"p.bpmn": linear(assigned_task(priority=priority))}), "priority")
+    assert problem.element == "e1" and problem.line
+    assert problem.message == f"priority {priority!r} is not a whole number from 0 to 100"
+    assert "50" in problem.hint
+
+
+def test_assignment_expressions_are_checked_in_the_sandbox() -> None:
+    """A due date, role or candidate expression runs when the task becomes ready: one that
+    cannot run would stop every case there, so the deploy says so, naming the property."""
+    task = assigned_task(
+        dueDate="__import__('os')",
+        roleFrom="role if",
+        candidateUsersFrom="jury",
+        candidateGroupsFrom="().__class__",
+        priority="0",
+    )
+    problems = rejected({"p.bpmn": linear(task)})
+    assert sorted(p.message.split(" ", 1)[0] for p in problems) == [
+        "candidateGroupsFrom",
+        "dueDate",
+        "roleFrom",
+    ]
+    assert all(p.element == "e1" for p in problems)
+    assert "not valid Python" in only(problems, "roleFrom").message
+    ok = assigned_task(dueDate="working_days_after(start, 10)", priority="100", roleFrom="'x'")
+    compile_bundle(Bundle.from_files({"p.bpmn": linear(ok)}))
+
+
 def test_bare_iso_timer_is_rejected_with_the_quoting_hint() -> None:
     timer = (
         '<bpmn:intermediateCatchEvent id="e1"><bpmn:timerEventDefinition id="td">'

@@ -187,6 +187,9 @@ def test_the_open_panel_passes_axe_in_swedish_and_english(modeller: Any, live: A
     open_process(modeller, "tertial_loop")  # again, so that loading the scripts is watched too
     select_on_canvas(modeller, "council_tertial")
     assert axe(modeller) == []
+    select_on_canvas(modeller, "update_status")  # a script task: the scripts group
+    expect(modeller.locator("#egenskap-skript")).to_be_visible()
+    assert axe(modeller) == []
     select_on_canvas(modeller, "lane_radet")
     assert axe(modeller) == []
     # a service task (with its parameter rows) and a multi-instance call activity
@@ -708,3 +711,63 @@ def test_a_service_tasks_operator_result_and_parameters_are_edited(
 def test_the_panels_service_list_is_for_process_owners_only(page: Any, live: Any) -> None:
     sign_in(page, "ansvarig.farsta")
     assert page.request.get(f"{live.url}/modeller/tjanster.json").status == 403
+
+
+def test_a_user_tasks_priority_and_candidates_and_an_activitys_scripts_are_edited(
+    modeller: Any,
+) -> None:
+    page = modeller
+    select_on_canvas(page, "council_tertial")
+    priority = page.locator("#egenskap-prioritet")
+    expect(priority).to_have_value("")
+    # Out of range: refused beside the field, nothing written, the number kept to correct.
+    priority.fill("101")
+    page.keyboard.press("Tab")
+    expect(priority).to_have_accessible_description(re.compile("heltal från 0 till 100"))
+    assert "priority" not in properties(page.evaluate(SAVED), "council_tertial")
+    priority.fill("70")
+    page.keyboard.press("Tab")
+    expect(priority).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#egenskap-kandidater", "samordnare, sekreterare")
+    page.fill("#egenskap-kandidatgrupper-uttryck", "extra_groups")
+    page.fill("#egenskap-roll-uttryck", "'council_secretary' if delegated else 'council'")
+    page.keyboard.press("Tab")
+    written = properties(page.evaluate(SAVED), "council_tertial")
+    assert written["priority"] == "70"
+    assert written["candidateUsers"] == "samordnare, sekreterare"
+    assert written["candidateGroupsFrom"] == "extra_groups"
+    assert written["roleFrom"] == "'council_secretary' if delegated else 'council'"
+    page.evaluate(UNDO)  # one command per change: the role expression goes first
+    assert "roleFrom" not in properties(page.evaluate(SAVED), "council_tertial")
+
+    # A user task has no script of its own, but pre- and post-scripts.
+    expect(page.locator("#egenskap-skript")).to_be_hidden()
+    page.fill("#egenskap-forskript", "behandlad = False")
+    page.keyboard.press("Tab")
+    pre = by_id(saved(page), "council_tertial").find(f".//{{{SPIFF}}}preScript")
+    assert pre is not None and pre.text == "behandlad = False"
+    page.fill("#egenskap-forskript", "   ")
+    page.keyboard.press("Tab")
+    assert by_id(saved(page), "council_tertial").find(f".//{{{SPIFF}}}preScript") is None
+
+    # A script task's own script, indentation kept, checked by Validera.
+    select_on_canvas(page, "update_status")
+    script = page.locator("#egenskap-skript")
+    expect(script).to_be_visible()
+    assert script.input_value().startswith("tertial_reports = tertial_reports + [")
+    script.fill("for r in rows:\n    total = r\nimport os")
+    page.keyboard.press("Tab")
+    assert (
+        by_id(saved(page), "update_status")
+        .find(f"{{{BPMN}}}script")
+        .text.endswith("    total = r\nimport os")
+    )
+    page.click("button[data-action=validate]")
+    expect(page.locator("#modeller-result")).to_contain_text("update_status")
+    expect(page.locator("#modeller-result")).to_contain_text("Import")
+    page.evaluate(UNDO)
+    page.fill("#egenskap-efterskript", "klar = True")
+    page.keyboard.press("Tab")
+    post = by_id(saved(page), "update_status").find(f".//{{{SPIFF}}}postScript")
+    assert post is not None and post.text == "klar = True"
+    assert_validates(page)

@@ -18,12 +18,14 @@
  * "kedja:forms-changed"). Its own groups are the small ones (docs/processes.md): name and
  * documentation of any element; a lane's name, chosen from the roles (/modeller/roller.json);
  * a user task's formJsonSchemaFilename / formUiSchemaFilename (chosen from the definition's
- * form files) and dueDate; a timer's timeDate / timeDuration / timeCycle expression; a call
+ * form files), dueDate, priority and who gets it besides the lane's role (candidateUsers,
+ * candidateGroups and the expressions candidateUsersFrom, candidateGroupsFrom, roleFrom); a timer's timeDate / timeDuration / timeCycle expression; a call
  * activity's calledElement; a sequence flow's condition. The larger groups are files of
  * their own, loaded after this one: properties-messages.js (a message event's or
  * receive/send task's message, variable or payload, and correlation),
- * properties-multi-instance.js (an activity's multi-instance loop) and properties-service.js
- * (a service task's operator, result variable and parameters).
+ * properties-multi-instance.js (an activity's multi-instance loop), properties-service.js
+ * (a service task's operator, result variable and parameters) and properties-scripts.js (a
+ * script task's script, an activity's pre- and post-script).
  *
  * The seam is window.kedjaProperties: register(name, group) adds the group of the fieldset
  * data-group=name — applies(bo) says whether it is shown for a business object, fill(bo)
@@ -46,6 +48,9 @@
   var MULTI = "kedja.properties.multi";
   // what SpiffWorkflow can use as a variable name (a data item's id is its variable)
   var IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
+  // A user task's properties that are plain text or expressions, written as they are typed.
+  var ASSIGNMENT = ["dueDate", "priority", "candidateUsers", "candidateGroups",
+    "candidateUsersFrom", "candidateGroupsFrom", "roleFrom"];
   var groups = []; // in the order registered: the order the groups are filled
   var writers = {}; // data-property -> the writer of the group that has the field
   var actions = {}; // data-action -> the action of the group that has the button
@@ -500,14 +505,32 @@
         });
         fillChoice(select, files, prop ? prop.value : "", text("no-form"), text("missing"));
       });
-      var due = spiffProperty(bo, "dueDate");
-      field("dueDate").value = due ? due.value || "" : "";
+      ASSIGNMENT.forEach(function (name) {
+        var prop = spiffProperty(bo, name);
+        field(name).value = prop ? prop.value || "" : "";
+      });
     },
-    writers: {
-      formJsonSchemaFilename: spiffPropertyWriter("formJsonSchemaFilename"),
-      formUiSchemaFilename: spiffPropertyWriter("formUiSchemaFilename"),
-      dueDate: spiffPropertyWriter("dueDate")
-    }
+    writers: (function () {
+      var writers = {
+        formJsonSchemaFilename: spiffPropertyWriter("formJsonSchemaFilename"),
+        formUiSchemaFilename: spiffPropertyWriter("formUiSchemaFilename")
+      };
+      ASSIGNMENT.forEach(function (name) {
+        writers[name] = spiffPropertyWriter(name);
+      });
+      writers.priority = function (element, value, input) {
+        // The deploy refuses anything else; say so here, and keep what was typed to correct.
+        // (A number field hands over "" for text it cannot read: that is refused too, not
+        // taken as "no priority".)
+        var unreadable = input.validity && input.validity.badInput;
+        if (unreadable || (value && !(/^[0-9]{1,3}$/.test(value) && Number(value) <= 100))) {
+          refuse(input, "error-priority");
+          return;
+        }
+        setSpiffProperty(element, "priority", value);
+      };
+      return writers;
+    })()
   });
 
   register("timer", {
