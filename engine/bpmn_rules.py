@@ -834,13 +834,18 @@ def check_service_operators(
                     )
                 )
             elif name is not None and (declared := services.parameters(name)) is not None:
-                given = {
-                    p.get("id")
+                ids = [
+                    (p.get("id") or "").strip()
                     for p in operator.iterfind(
                         "spiffworkflow:parameters/spiffworkflow:parameter", NS
                     )
-                }
-                for what, hint in declared.problems(given):
+                ]
+                found = declared.problems({i for i in ids if i})
+                if "" in ids:
+                    found.append(
+                        ("one of its parameters has no name", "Name it; " + declared.describe())
+                    )
+                for what, hint in found:
                     problems.append(
                         Problem(
                             f"service task calls operator {name!r}, but {what}",

@@ -103,6 +103,16 @@ def test_a_parameter_the_service_does_not_take_is_refused(engine: Engine) -> Non
     assert problem.hint == "Remove it or correct its name; it needs year and may take winner"
 
 
+def test_a_parameter_without_a_name_is_refused_not_a_crash(engine: Engine) -> None:
+    xml = diagram("announce", year="2026").replace(
+        b'<spiffworkflow:parameter id="year"',
+        b'<spiffworkflow:parameter id="year" type="any" value="1"/><spiffworkflow:parameter',
+    )
+    problem = refusal(engine, xml)
+    assert problem.element == "call_it"
+    assert problem.message.endswith("but one of its parameters has no name")
+
+
 def test_an_unknown_operator_is_refused(engine: Engine) -> None:
     problem = refusal(engine, diagram("anounce", year="2026"))
     assert problem.element == "call_it"
