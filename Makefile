@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.kedja-installed
 NODE_STAMP := node_modules/.kedja-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist): on two cores 8.5 instead of 13.5 minutes.
+# Each worker makes its own databases; `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint bench clean setup chromium
 

@@ -171,3 +171,26 @@ def city_pg(pg_server) -> Iterator[Any]:
     c = City(pg_server)
     yield c
     c.close()
+
+
+# -- the MIWG table at the end of the run -----------------------------------------------------
+
+MIWG_PROPERTY = "miwg_outcome"
+_miwg_outcomes: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect what tests/test_bundle_loading.py noted about each MIWG model (reports reach
+    this hook in the main process, whether or not the tests ran in workers)."""
+    for name, value in report.user_properties:
+        if name == MIWG_PROPERTY:
+            model, outcome = value
+            _miwg_outcomes[model] = outcome
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _miwg_outcomes:
+        return
+    terminalreporter.section("MIWG reference models: deploy or rejection reason", sep="-")
+    for model, outcome in sorted(_miwg_outcomes.items()):
+        terminalreporter.write_line(f"{model:12} {outcome}")

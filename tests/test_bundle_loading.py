@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -15,7 +16,7 @@ from engine.bpmn_rules import executable_process_ids
 from engine.bundle import Bundle, ProcessBuild, compile_bundle
 from engine.errors import Problem, ValidationError
 from engine.xml_safety import MAX_XML_BYTES, parse_xml
-from tests.conftest import shared_dir
+from tests.conftest import MIWG_PROPERTY, shared_dir
 
 MIWG_DIR = shared_dir() / "corpora" / "miwg"
 MIWG_FILES = sorted(MIWG_DIR.glob("*.bpmn"))
@@ -85,22 +86,17 @@ def only(problems: list[Problem], text: str) -> Problem:
 
 # -- MIWG reference models ---------------------------------------------------------------------
 
-_MIWG_RESULTS: dict[str, str] = {}
 
+@pytest.fixture
+def miwg_summary(record_property: Any) -> Any:
+    """Note which MIWG models deploy and which are rejected (and why). The note travels
+    with the test's report, so tests/conftest.py prints the table at the end of the run,
+    also when the tests ran in parallel worker processes."""
 
-@pytest.fixture(scope="module")
-def miwg_summary(request: pytest.FixtureRequest):
-    """Print which MIWG models deploy and which are rejected (and why) after the module."""
-    yield _MIWG_RESULTS
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None or not _MIWG_RESULTS:
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        reporter.section("MIWG reference models: deploy or rejection reason", sep="-")
-        for name, outcome in sorted(_MIWG_RESULTS.items()):
-            reporter.write_line(f"{name:12} {outcome}")
+    def note(name: str, outcome: str) -> None:
+        record_property(MIWG_PROPERTY, (name, outcome))
+
+    return note
 
 
 def test_miwg_c91_deploys_once_its_timers_are_quoted() -> None:
@@ -115,9 +111,7 @@ def test_miwg_corpus_is_there() -> None:
 
 
 @pytest.mark.parametrize("path", MIWG_FILES, ids=[p.name for p in MIWG_FILES])
-def test_miwg_model_compiles_or_is_rejected_precisely(
-    path: Path, miwg_summary: dict[str, str]
-) -> None:
+def test_miwg_model_compiles_or_is_rejected_precisely(path: Path, miwg_summary: Any) -> None:
     bundle = Bundle.from_paths([path])
     try:
         compiled = compile_bundle(bundle)
@@ -131,12 +125,12 @@ def test_miwg_model_compiles_or_is_rejected_precisely(
             assert file_level or problem.line, f"problem names no line: {problem}"
         first = err.problems[0]
         where = f" ({first.element})" if first.element else ""
-        miwg_summary[path.name] = (
-            f"rejected, {len(err.problems)} problem(s); first: {first.message}{where}"
+        miwg_summary(
+            path.name, f"rejected, {len(err.problems)} problem(s); first: {first.message}{where}"
         )
     else:
         assert compiled.processes
-        miwg_summary[path.name] = "deploys: " + ", ".join(sorted(compiled.processes))
+        miwg_summary(path.name, "deploys: " + ", ".join(sorted(compiled.processes)))
 
 
 # -- hostile XML -------------------------------------------------------------------------------
