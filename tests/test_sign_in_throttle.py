@@ -328,6 +328,20 @@ def test_the_command_finds_the_embedded_defaults_key_beside_its_database(
     assert attempt(locked, "radet1", DEMO_PASSWORD).status_code == 302
 
 
+def test_the_command_refuses_to_guess_a_shared_databases_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    monkeypatch.delenv("KEDJA_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(
+        main, ["sign-in", "clear", "radet1", "--db", "postgresql://postgres@127.0.0.1/none"]
+    )
+    assert result.exit_code == 1 and "KEDJA_SECRET_KEY is not set" in result.output
+
+
 def test_clearing_an_address_and_saying_nothing(city: Any) -> None:
     from click.testing import CliRunner
 

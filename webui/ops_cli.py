@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -123,6 +124,13 @@ def sign_in_clear(db_url: str | None, out: Output, user_name: str | None, addres
     if not user_name and not address:
         raise click.UsageError("Name a user, or give --address, or both.")
     url = database_url(db_url)
+    if not url.startswith("sqlite") and not os.environ.get("KEDJA_SECRET_KEY"):
+        # Without it there is no key to find: a fresh one would match nothing, and the
+        # command would report "0 forgotten" while the person stays locked out.
+        raise click.ClickException(
+            "KEDJA_SECRET_KEY is not set, so the web processes' key cannot be found; run "
+            "this with the same environment as kedja serve."
+        )
     engine = open_engine(url)
     try:
         # The same key the web processes hash with: KEDJA_SECRET_KEY, or the embedded
