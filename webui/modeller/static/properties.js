@@ -19,8 +19,9 @@
  * documentation of any element; a lane's name, chosen from the roles (/modeller/roller.json);
  * a user task's formJsonSchemaFilename / formUiSchemaFilename (chosen from the definition's
  * form files), dueDate, priority and who gets it besides the lane's role (candidateUsers,
- * candidateGroups and the expressions candidateUsersFrom, candidateGroupsFrom, roleFrom); a timer's timeDate / timeDuration / timeCycle expression; a call
- * activity's calledElement; a sequence flow's condition. The larger groups are files of
+ * candidateGroups and the expressions candidateUsersFrom, candidateGroupsFrom, roleFrom); a
+ * timer's timeDate / timeDuration / timeCycle expression; a call activity's calledElement;
+ * a sequence flow's condition. The larger groups are files of
  * their own, loaded after this one: properties-messages.js (a message event's or
  * receive/send task's message, variable or payload, and correlation),
  * properties-multi-instance.js (an activity's multi-instance loop), properties-service.js
@@ -511,14 +512,14 @@
       });
     },
     writers: (function () {
-      var writers = {
+      var own = {
         formJsonSchemaFilename: spiffPropertyWriter("formJsonSchemaFilename"),
         formUiSchemaFilename: spiffPropertyWriter("formUiSchemaFilename")
       };
       ASSIGNMENT.forEach(function (name) {
-        writers[name] = spiffPropertyWriter(name);
+        own[name] = spiffPropertyWriter(name);
       });
-      writers.priority = function (element, value, input) {
+      own.priority = function (element, value, input) {
         // The deploy refuses anything else; say so here, and keep what was typed to correct.
         // (A number field hands over "" for text it cannot read: that is refused too, not
         // taken as "no priority".)
@@ -529,7 +530,7 @@
         }
         setSpiffProperty(element, "priority", value);
       };
-      return writers;
+      return own;
     })()
   });
 
