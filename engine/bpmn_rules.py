@@ -89,6 +89,10 @@ _SANDBOX_HINT = (
     "starting with '_', no class definitions, no file or network access); rewrite it with "
     "task variables and the functions the sandbox provides"
 )
+_SIMPLIFY_HINT = (
+    "Simplify it: split a long expression into several statements with variables, or move "
+    "the work into a service task operator"
+)
 _TIMER_HINT = (
     "Timer expressions are Python expressions in SpiffWorkflow: write an ISO-8601 value as a "
     'quoted string, e.g. "PT5M" or "2025-01-31T09:00:00+01:00"'
@@ -240,11 +244,14 @@ class _Checker:
         return element_id_at(el)
 
     def _sandbox(self, el: etree._Element, source: str, mode: str, what: str) -> list[str]:
-        from engine.scripting import check_source
+        from engine.scripting import TOO_DEEP, TOO_LONG, check_source
 
         errors = check_source(source, mode)
         for err in errors:
-            if "SyntaxError" in err:
+            rule = err.removeprefix("Line 1: ")
+            if rule.startswith((TOO_DEEP, TOO_LONG)):
+                self.add(el, f"the {what} is {rule}", _SIMPLIFY_HINT)
+            elif "SyntaxError" in err:
                 self.add(el, f"{what} is not valid Python: {err}", _syntax_hint(what, mode))
             elif mode == "exec":
                 self.add(el, f"script not allowed: {err}", _SANDBOX_HINT)
@@ -321,6 +328,8 @@ class _Checker:
         if local == "userTask":
             self.check_forms(el)
             self.check_assignment(el)
+        if local == "startEvent" and any(p in spiff_properties(el) for p in FORM_PROPERTIES):
+            self.check_start_form(el)
         if local == "eventBasedGateway":
             self.check_event_gateway(el)
         self.check_loops(el)
@@ -681,6 +690,20 @@ class _Checker:
                     f"properties (JSON files in the bundle: {listed or 'none'})",
                 )
 
+    def check_start_form(self, el: etree._Element) -> None:
+        """A start form declares what a process takes when a person or an integration starts
+        it (engine/form_contract.py); only a process's own plain start event has one."""
+        parent = el.getparent()
+        plain = len([c for c in el if etree.QName(c).localname.endswith("EventDefinition")]) == 0
+        if parent is None or etree.QName(parent).localname != "process" or not plain:
+            self.add(
+                el,
+                "only a process's plain (none) start event can have a start form",
+                "Move the form to the process's start event, or to a user task after this event",
+            )
+            return
+        self.check_forms(el)
+
     def check_assignment(self, el: etree._Element) -> None:
         """Who gets a user task, its due date and its priority are read when the task becomes
         ready; a mistake there would stop every case at that task, so it is found here."""
@@ -756,10 +779,14 @@ class _Checker:
                 f'Write it as a quoted string: "{text}"',
             )
             return
-        from engine.scripting import check_source
+        from engine.scripting import TOO_DEEP, TOO_LONG, check_source
 
         for err in check_source(text, "eval"):
-            self.add(el, f"{what} not allowed: {err}", _TIMER_HINT)
+            rule = err.removeprefix("Line 1: ")
+            if rule.startswith((TOO_DEEP, TOO_LONG)):
+                self.add(el, f"the {what} is {rule}", _SIMPLIFY_HINT)
+            else:
+                self.add(el, f"{what} not allowed: {err}", _TIMER_HINT)
 
 
 def _syntax_hint(what: str, mode: str) -> str:

@@ -11,7 +11,6 @@ Problem too: no raw traceback reaches the person deploying.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ from typing import Any
 from lxml import etree
 
 from engine import bpmn_rules, bpmn_schema
+from engine.bundle_json import check_json, form_schema_names
 from engine.errors import Problem, ValidationError
 from engine.xml_safety import MAX_XML_BYTES, parse_xml
 
@@ -157,7 +157,7 @@ class ProcessBuild:
     spec: Any
     subprocess_specs: dict[str, Any]
     files: list[str]
-    user_task_forms: dict[str, str] = field(default_factory=dict)
+    element_forms: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -218,72 +218,6 @@ def _bundle_too_large(total: int) -> Problem:
 # -- checking files ---------------------------------------------------------------------------
 
 
-def _check_json(name: str, data: bytes, form_schemas: set[str]) -> list[Problem]:
-    try:
-        value = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        return [
-            Problem(
-                f"not UTF-8 text: {err.reason} at byte {err.start}",
-                file=name,
-                hint="Save the file as UTF-8",
-            )
-        ]
-    except json.JSONDecodeError as err:
-        return [
-            Problem(
-                f"not valid JSON: {err.msg} (column {err.colno})",
-                file=name,
-                line=err.lineno,
-                hint="Fix the JSON syntax at that line (a missing comma or quote, a trailing "
-                "comma), or export the form again",
-            )
-        ]
-    is_schema = (
-        name in form_schemas
-        or (isinstance(value, dict) and "$schema" in value)
-        or (name.lower().endswith("schema.json") and not name.lower().endswith("uischema.json"))
-    )
-    if not is_schema:
-        return []
-    from jsonschema import Draft202012Validator, SchemaError, validators
-
-    if not isinstance(value, dict | bool):
-        return [
-            Problem(
-                f"a JSON Schema must be an object, not {type(value).__name__}",
-                file=name,
-                hint='A form schema looks like {"type": "object", "properties": {...}}',
-            )
-        ]
-    validator = validators.validator_for(value, default=Draft202012Validator)
-    try:
-        validator.check_schema(value)
-    except SchemaError as err:
-        pointer = "/" + "/".join(str(p) for p in err.absolute_path) if err.absolute_path else None
-        return [
-            Problem(
-                f"not a valid JSON Schema: {err.message}",
-                file=name,
-                element=pointer,
-                hint="Fix the schema at that place (see json-schema.org for the keywords)",
-            )
-        ]
-    return []
-
-
-def _form_schema_names(trees: dict[str, etree._ElementTree], bundle_files: set[str]) -> set[str]:
-    """Bundle files that user tasks name as formJsonSchemaFilename (validated as schemas)."""
-    names: set[str] = set()
-    for file_name, tree in trees.items():
-        for task in tree.getroot().iterfind(".//bpmn:userTask", bpmn_rules.NS):
-            ref = bpmn_rules.spiff_properties(task).get("formJsonSchemaFilename")
-            resolved = bpmn_rules.resolve_form_reference(file_name, ref or "", bundle_files)
-            if ref and resolved:
-                names.add(resolved)
-    return names
-
-
 def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], set[str], list[Problem]]:
     """Parse and check every file.
 
@@ -334,11 +268,11 @@ def _parse_all(bundle: Bundle) -> tuple[dict[str, Any], dict[str, Any], set[str]
                 )
                 continue
             dmn[name] = tree
-    form_schemas = _form_schema_names(bpmn, names)
+    form_schemas = form_schema_names(bpmn, names)
     for name, data in bundle.files.items():
         suffix = posixpath.splitext(name)[1].lower()
         if suffix == ".json":
-            problems.extend(_check_json(name, data, form_schemas))
+            problems.extend(check_json(name, data, form_schemas))
         elif suffix not in (".bpmn", ".dmn"):
             problems.append(
                 Problem(
@@ -499,7 +433,7 @@ def _build(
                 dmn_file = decisions.get(extensions.get("calledDecisionId"))
                 if dmn_file:
                     files.add(dmn_file)
-            if isinstance(task_spec, UserTask):
+            if isinstance(task_spec, UserTask) or (one is spec and _is_start_form(task_spec)):
                 props = extensions.get("properties") or {}
                 for prop in bpmn_rules.FORM_PROPERTIES:
                     if not props.get(prop):
@@ -520,7 +454,17 @@ def _build(
         spec=spec,
         subprocess_specs=subprocess_specs,
         files=sorted(files),
-        user_task_forms=dict(sorted(forms.items())),
+        element_forms=dict(sorted(forms.items())),
+    )
+
+
+def _is_start_form(task_spec: Any) -> bool:
+    """A plain start event of the process itself: its form is the process's start form."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+
+    return isinstance(task_spec, StartEvent) and isinstance(
+        task_spec.event_definition, NoneEventDefinition
     )
 
 

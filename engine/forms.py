@@ -3,6 +3,9 @@
 The browser may validate too, but only this counts: invalid data is never stored, and every
 problem is reported against its field (a JSON pointer such as `/rows/2/measure`) so the UI can
 put the message next to the input and keep everything else the user typed.
+
+Patterns are matched with RE2 (`engine.form_patterns`), never with Python's backtracking `re`,
+so no form can make a completion step take unbounded time.
 """
 
 from __future__ import annotations
@@ -11,17 +14,22 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.validators import validator_for
 
+from . import form_patterns
 from .errors import Problem, ValidationError
 
 
 @lru_cache(maxsize=256)
-def _validator(schema_text: str):  # type: ignore[no-untyped-def]
+def schema_validator(schema_text: str):  # type: ignore[no-untyped-def]
+    """The jsonschema validator for a form schema's text, matching its patterns with RE2.
+
+    Everything that validates data against a form (the engine, the web form's messages) uses
+    this one, so no caller falls back to jsonschema's own `re` matching."""
     schema = json.loads(schema_text)
-    cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema, format_checker=FormatChecker())
+    cls = form_patterns.extend(validator_for(schema, default=Draft202012Validator), schema)
+    return cls(schema, format_checker=form_patterns.format_checker())
 
 
 def _pointer(path) -> str:  # type: ignore[no-untyped-def]
@@ -30,7 +38,22 @@ def _pointer(path) -> str:  # type: ignore[no-untyped-def]
 
 def validate(schema_text: str, data: Any, form_name: str) -> None:
     """Raise `ValidationError` with one `Problem` per invalid field; return if valid."""
-    errors = sorted(_validator(schema_text).iter_errors(data), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(
+            schema_validator(schema_text).iter_errors(data), key=lambda e: list(e.absolute_path)
+        )
+    except RecursionError:  # data nested deeper than Python's stack (enum/const compare it)
+        raise ValidationError(
+            f"The form data for {form_name} is nested too deeply to check; nothing was saved.",
+            [
+                Problem(
+                    "the data is nested too deeply",
+                    file=form_name,
+                    element="/",
+                    hint="send only the form's fields, as the form nests them",
+                )
+            ],
+        ) from None
     if not errors:
         return
     problems: list[Problem] = []
@@ -54,12 +77,16 @@ def validate(schema_text: str, data: Any, form_name: str) -> None:
                     )
                 )
             continue
+        unsafe = err.validator == form_patterns.UNSAFE
         problems.append(
             Problem(
                 err.message,
                 file=form_name,
                 element=pointer,
-                hint="correct the value and submit again",
+                hint="the form cannot be checked as deployed: ask the process owner to rewrite "
+                "it and deploy it again"
+                if unsafe
+                else "correct the value and submit again",
             )
         )
     raise ValidationError(

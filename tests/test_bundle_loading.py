@@ -482,7 +482,7 @@ def test_call_activity_across_two_files_compiles_and_lists_both_files() -> None:
     build: ProcessBuild = compiled.processes["main"]
     assert build.key == "main" and build.name == "Main"
     assert build.files == ["child.bpmn", "forms/child-ui.json", "forms/child.json", "main.bpmn"]
-    assert build.user_task_forms == {"e1": "forms/child.json"}
+    assert build.element_forms == {"e1": "forms/child.json"}
     assert compiled.processes["child"].files == [
         "child.bpmn",
         "forms/child-ui.json",
@@ -547,7 +547,7 @@ def test_bundle_from_folder_is_recursive_relative_and_sorted(tmp_path: Path) -> 
     bundle = Bundle.from_paths([tmp_path])
     assert list(bundle.files) == ["forms/a.json", "main.bpmn"]
     compiled = compile_bundle(bundle)
-    assert compiled.processes["main"].user_task_forms == {"e1": "forms/a.json"}
+    assert compiled.processes["main"].element_forms == {"e1": "forms/a.json"}
 
 
 def test_duplicate_names_are_rejected(tmp_path: Path) -> None:

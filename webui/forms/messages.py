@@ -12,22 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from flask_babel import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.validators import validator_for
+
+from engine.form_patterns import UNSAFE
+from engine.forms import schema_validator
 
 from .spec import Field, join, locate, split
-
-
-@lru_cache(maxsize=128)
-def _validator(schema_text: str):  # type: ignore[no-untyped-def]
-    schema = json.loads(schema_text)
-    cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema, format_checker=FormatChecker())
 
 
 def _pointer(path: Iterable[Any]) -> str:
@@ -62,7 +55,8 @@ def messages(
     this module's own reading finds nothing at that pointer."""
     text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
     found: dict[str, str] = {}
-    errors = sorted(_validator(text).iter_errors(data), key=lambda e: list(e.absolute_path))
+    # The engine's validator (patterns matched with RE2), never jsonschema's own `re`.
+    errors = sorted(schema_validator(text).iter_errors(data), key=lambda e: list(e.absolute_path))
     for error in errors:
         for pointer, message in _describe(root, error):
             found.setdefault(pointer, message)
@@ -169,6 +163,14 @@ def _keyword_message(keyword: str, value: Any, instance: Any, name: str, f: Fiel
         return _("”%(name)s” har fel format.") % n
     if keyword == "pattern":
         return _("”%(name)s” har fel format.") % n
+    if keyword == UNSAFE:  # the form's own pattern cannot be checked (engine.form_patterns)
+        return (
+            _(
+                "”%(name)s” kan inte kontrolleras: formulärets mönster för fältet är inte säkert. "
+                "Be processägaren att rätta formuläret."
+            )
+            % n
+        )
     if keyword == "minItems":
         if kind == "choices":
             return _("Välj minst %(n)s under ”%(name)s”.") % {**n, "n": value}

@@ -220,6 +220,9 @@ class Renderer:
                 extra = ' inputmode="decimal"'
             elif f.kind == "email":
                 extra = ' autocomplete="email"'
+            # No HTML `pattern` from the schema's: the browser anchors it and reads it with its
+            # own regex flavour, so the same text would be a different rule there. The one rule
+            # is the engine's (RE2, engine.form_patterns), worded next to the field.
             control = f'<input type="{kind}"{common}{extra} value="{escape(text)}">'
         body = self._label(f, fid, cell) + help_html + error_html + control
         return self._wrap(pointer, cell, body, "number" if f.kind in ("integer", "number") else "")

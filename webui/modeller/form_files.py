@@ -21,6 +21,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from werkzeug.exceptions import BadRequest
 
+from engine import form_patterns
+from engine.bundle_json import MAX_JSON_DEPTH, json_depth
 from engine.errors import Problem
 
 SCHEMA = ".schema.json"
@@ -85,8 +87,11 @@ def forms_folder(diagram_name: str) -> str:
 
 def parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """A form file's text as a JSON object, or why it is not one (with line and column)."""
+    too_deep = _("Formuläret är nästlat för djupt: högst %(n)s nivåer.", n=MAX_JSON_DEPTH)
     try:
         value = json.loads(text)
+    except RecursionError:  # deeper than Python's stack (engine.bundle refuses it the same way)
+        return None, too_deep
     except json.JSONDecodeError as err:
         return None, _(
             "Ogiltig JSON på rad %(line)s, tecken %(column)s: %(message)s",
@@ -96,13 +101,27 @@ def parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
         )
     if not isinstance(value, dict):
         return None, _("Texten måste vara ett JSON-objekt: { … }.")
+    if json_depth(value) > MAX_JSON_DEPTH:
+        return None, too_deep
     return value, None
 
 
 def schema_error(schema: dict[str, Any]) -> str | None:
     """Why `schema` is not a valid JSON Schema (draft 2020-12), or None if it is."""
+    for pointer, _message, _hint in form_patterns.problems(schema):  # as the deploy refuses
+        if pointer.endswith("/unevaluatedProperties"):
+            return _(
+                "%(where)s går inte att kontrollera tillsammans med patternProperties: använd "
+                "additionalProperties i stället.",
+                where=pointer,
+            )
+        return _(
+            "Mönstret i %(where)s kan inte kontrolleras säkert. Kedja kontrollerar mönster med "
+            "RE2, som saknar bakåtreferenser (\\1) och lookaround ((?=, (?!): skriv om det.",
+            where=pointer,
+        )
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema, format_checker=form_patterns.format_checker())
     except SchemaError as err:
         path = "/".join(str(p) for p in err.path)
         return _(
