@@ -5,6 +5,7 @@ from .clock import SimulatedClock, SystemClock
 from .engine import Engine
 from .errors import (
     Conflict,
+    DamagedState,
     InvalidState,
     KedjaError,
     NotFound,
@@ -17,6 +18,7 @@ from .errors import (
 __all__ = [
     "Actor",
     "Conflict",
+    "DamagedState",
     "Engine",
     "InvalidState",
     "KedjaError",

@@ -107,3 +107,27 @@ class ScriptError(KedjaError):
 
 class SchemaOutdated(KedjaError):
     """The database schema is older than this release; run `kedja db upgrade`."""
+
+
+class DamagedState(KedjaError):
+    """An instance's stored SpiffWorkflow state cannot be loaded: it is not valid JSON, or
+    SpiffWorkflow cannot restore it (edited or truncated in the database, written by a
+    release that could not read it back).
+
+    Such an instance cannot step, so nothing that needs its state (completing a task,
+    delivering a message, retrying, reading its variables) can be done; the call that found
+    it changed nothing. What its rows say — key, version, start, open tasks, history — can
+    still be read, and an administrator can terminate it: terminating works without the
+    state. `kedja audit verify` lists every damaged instance.
+    """
+
+    exit_code = 1
+
+    def __init__(self, instance_id: int, problem: str) -> None:
+        self.instance_id = instance_id
+        self.problem = problem
+        super().__init__(
+            f"Instance {instance_id} is damaged: its stored state cannot be loaded "
+            f"({problem}). Nothing was changed. An administrator can terminate it "
+            f"(kedja terminate {instance_id} --reason ...)."
+        )

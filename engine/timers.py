@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
+from .errors import DamagedState
 from .models import WAITING, Timer
 from .steps import Abandon, ContinuationFailed, NewInstance, StepContext, StepRunner
 
@@ -208,6 +209,18 @@ class Timers:
             )
         except _AlreadyFired:
             return None
+        except DamagedState as damage:
+            # The instance cannot step; its timer waits, saying why, and the timers due after
+            # it still fire. Terminating the instance deletes it (engine/damaged.py).
+            delay = RETRY_DELAYS[min(timer.attempts, len(RETRY_DELAYS) - 1)]
+            retry_at = max(self.clock.now(), timer.due_at) + delay
+            with self.steps.sql.transaction() as tx:
+                tx.execute(
+                    RETRY, {"id": timer.id, "error": str(damage), "due": to_storage(retry_at)}
+                )
+            return Fired(
+                timer.id, timer.instance_id, timer.element_id, timer.due_at, str(damage), True
+            )
         except ContinuationFailed as failure:
             retry_at = max(self.clock.now(), timer.due_at) + RETRY_DELAYS[timer.attempts]
             with self.steps.sql.transaction() as tx:

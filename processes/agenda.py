@@ -24,7 +24,7 @@ from sqlalchemy import delete, or_, select
 
 from engine import Engine
 from engine.clock import from_storage, to_storage
-from engine.errors import NotFound, ValidationError
+from engine.errors import DamagedState, NotFound, ValidationError
 from engine.models import HumanTask, TaskCandidate
 from engine.tasks import TaskInfo
 
@@ -187,6 +187,8 @@ def agenda(engine: Engine, meeting: Meeting) -> list[AgendaItem]:
             data = engine.tasks.data(task.id)
         except NotFound:  # completed between the two reads: no longer on the agenda
             continue
+        except DamagedState:  # its case cannot be read (engine/damaged.py): listed bare
+            data = {}
         if task.instance_id not in keys:
             keys[task.instance_id] = engine.runtime.get(
                 task.instance_id, with_data=False

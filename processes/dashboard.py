@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from engine import Engine
 from engine.clock import from_storage
+from engine.errors import DamagedState
 from engine.history import instance_stream
 from engine.models import HistoryEvent, HumanTask, ProcessInstance
 
@@ -191,7 +192,10 @@ def _load_year(engine: Engine, year: int) -> _Year:
         )
     found.instance_ids = ids
     for instance_id in ids:
-        data = engine.runtime.get(instance_id).data
+        try:
+            data = engine.runtime.get(instance_id).data
+        except DamagedState:  # its data cannot be read (engine/damaged.py); show the rest
+            continue
         for plan in data.get("plans") or []:
             if isinstance(plan, dict) and plan.get("organisation"):
                 found.plans.setdefault(str(plan["organisation"]), plan)

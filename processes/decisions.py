@@ -21,6 +21,8 @@ from engine.errors import NotFound
 from .calendar import STOCKHOLM
 from .models import DecisionRecord
 
+MAX_ID = 2**31 - 1  # ids are 32-bit in every supported database
+
 KIND_NAMES_SV = {
     "council": "Riskhanteringsrådet",
     "city_director": "Stadsdirektören",
@@ -112,9 +114,16 @@ def list_decisions(
 
 
 def get_decision(engine: Engine, number_or_id: str | int) -> Decision:
+    """A record by its id (digits) or its number ("RHR 2026:1"); NotFound for neither. An
+    id beyond what the table can hold names nothing and is not sent to the database."""
+    text = str(number_or_id)
+    by_id = isinstance(number_or_id, int) or text.isdigit()
+    # isdigit() is also true of '²' and '٣', which int() refuses or reads as a number.
+    if by_id and not (text.isascii() and 0 < int(text) <= MAX_ID):
+        raise NotFound(f"There is no decision {number_or_id}.")
     with engine.db.read() as session:
         query = select(DecisionRecord)
-        if isinstance(number_or_id, int) or str(number_or_id).isdigit():
+        if by_id:
             query = query.where(DecisionRecord.id == int(number_or_id))
         else:
             query = query.where(DecisionRecord.number == str(number_or_id))

@@ -16,13 +16,13 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, jsonify, redirect, send_from_directory, url_for
+from flask import Flask, abort, redirect, send_from_directory, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from engine import Engine
 
-from . import i18n, names, observability, security
+from . import i18n, json_limits, names, observability, query_args, security
 from .auth.access import current_actor, login_manager
 
 BLUEPRINTS = (
@@ -75,6 +75,8 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024  # attachments
     app.config.update(config or {})
     app.config["KEDJA_CONFIG_OVERRIDES"] = dict(config or {})
+    json_limits.init_app(app)  # every request body parsed as JSON: nesting limited
+    query_args.init_app(app)  # every <int:…> in a route: at most a 32-bit id
     security.init_app(app)
     observability.init_app(app)
     i18n.init_app(app)
@@ -117,14 +119,7 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
             abort(404)
         return send_from_directory(NODE_MODULES / package, filename, max_age=3600)
 
-    @app.get("/health/live")
-    def live():  # type: ignore[no-untyped-def]
-        return jsonify(status="ok")
-
-    @app.get("/health/ready")
-    def ready():  # type: ignore[no-untyped-def]
-        engine.runtime.count()
-        return jsonify(status="ok", database=engine.db.safe_url())
+    # /health/live and /health/ready: webui.observability (ok / not ok, nothing more).
 
     return app
 

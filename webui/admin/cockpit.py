@@ -23,14 +23,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, or_, select
 
-from engine.errors import Conflict, InvalidState, KedjaError, NotFound, NotPermitted
+from engine.errors import Conflict, DamagedState, InvalidState, KedjaError, NotFound, NotPermitted
 from engine.history import PendingEvent
 from engine.models import HumanTask, Incident, ProcessDefinition, ProcessInstance
+from webui import query_args
 from webui.auth.access import current_actor, engine, register, role_required
 
 from . import bp
 
 PAGE_SIZE = 50
+MIN_YEAR, MAX_YEAR = 1901, 2999  # a business key's year; datetime(year + 1) must exist
 STATES = ("running", "suspended", "completed", "terminated")
 ACTIONS = {
     "suspend": _l("Pausa"),
@@ -43,23 +45,19 @@ REASON_MISSING = _l("Skriv varför. Skälet sparas i ärendets historik.")
 
 
 def _filters() -> dict[str, Any]:
-    """The list's filters from the query string, invalid values dropped."""
+    """The list's filters from the query string. A choice that is not one of the list's
+    (state) is dropped; a number that is not one (version, year, page) is refused with 400
+    by `query_args`, naming it, rather than silently widening the search."""
     args = request.args
-    found: dict[str, Any] = {
+    return {
         "process": args.get("process") or None,
         "state": args.get("state") if args.get("state") in STATES else None,
         "organisation": args.get("organisation") or None,
         "q": (args.get("q") or "").strip()[:200] or None,
+        "version": query_args.number("version", 1, query_args.MAX_ID),
+        "year": query_args.number("year", MIN_YEAR, MAX_YEAR),
+        "page": query_args.page("page"),
     }
-    for key in ("version", "year", "page"):
-        try:
-            found[key] = int(args.get(key, ""))
-        except ValueError:
-            found[key] = None
-    if found["year"] is not None and not 1900 < found["year"] < 3000:
-        found["year"] = None
-    found["page"] = max(1, found["page"] or 1)
-    return found
 
 
 def search(filters: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -132,16 +130,20 @@ def cockpit():  # type: ignore[no-untyped-def]
         keys=keys,
         states=STATES,
         organisations=[(o.id, o.name) for o in register().organisations()],
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=query_args.pages(total, PAGE_SIZE),
     )
 
 
 def _instance_page(instance_id: int, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     eng = engine()
+    damage = None
     try:
         info = eng.runtime.get(instance_id)
     except NotFound:
         abort(404)
+    except DamagedState as exc:  # shown from its rows; it can only be terminated
+        damage = exc
+        info = eng.runtime.get(instance_id, with_data=False)
     tasks = eng.tasks.list(instance_id=instance_id, state="any", limit=500).items
     with eng.db.read() as session:
         events = eng.history.events(session, instance_id)
@@ -162,17 +164,19 @@ def _instance_page(instance_id: int, errors: dict[str, str] | None = None, statu
         ]
     users = [(u.id, u.name) for u in register().users() if u.active]
     migration = None
-    if info.state in ("running", "suspended"):
+    if damage is None and info.state in ("running", "suspended"):
         latest = eng.repository.get(info.key)
         if latest.version != info.version:
             migration = eng.runtime.check_migration(instance_id)
-    actions = _possible_actions(info) + (["migrate"] if migration and migration.possible else [])
+    actions = _possible_actions(info, damage) + (
+        ["migrate"] if migration and migration.possible else []
+    )
     return (
         render_template(
             "admin/cockpit_instance.html",
             info=info,
             tasks=tasks,
-            open_tasks=[t for t in tasks if t.state == "open"],
+            open_tasks=[t for t in tasks if t.state == "open"] if damage is None else [],
             timers=eng.timers.waiting(instance_id=instance_id),
             events=list(reversed(events)),
             incidents=incidents,
@@ -182,6 +186,7 @@ def _instance_page(instance_id: int, errors: dict[str, str] | None = None, statu
             action_names=ACTIONS,
             errors=errors or {},
             values=request.form if request.method == "POST" else {},
+            damage=damage,
         ),
         status,
     )
@@ -191,8 +196,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _possible_actions(info: Any) -> list[str]:
-    """Only the actions that make sense in the instance's state are offered."""
+def _possible_actions(info: Any, damage: DamagedState | None = None) -> list[str]:
+    """Only the actions that make sense in the instance's state are offered; a damaged
+    instance can only be terminated (which works without its state, engine/damaged.py)."""
+    if damage is not None:
+        return ["terminate"] if info.state in ("running", "suspended") else []
     if info.state == "running":
         return ["suspend", "terminate"] + (["retry"] if info.open_incidents else [])
     if info.state == "suspended":
@@ -229,7 +237,7 @@ def cockpit_action(instance_id: int, action: str):  # type: ignore[no-untyped-de
             getattr(eng.runtime, action)(instance_id, actor, reason)
     except NotFound:
         abort(404)
-    except (InvalidState, Conflict) as exc:
+    except (InvalidState, Conflict, DamagedState) as exc:
         message = _("Det gick inte: %(error)s", error=str(exc))
         return _instance_page(instance_id, {f"reason_{action}": message}, 409)
     flash(_("Klart: %(action)s. Skälet finns i historiken.", action=ACTIONS[action]))

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from engine.errors import NotFound
 from processes.decisions import Decision, export_json, get_decision, list_decisions, printable
-from webui import names
+from webui import names, query_args
 from webui.auth.access import current_actor, engine, login_required
 from webui.instances.access import may_see_case
 from webui.instances.model import definition_model
@@ -116,10 +116,7 @@ def index():  # type: ignore[no-untyped-def]
 @login_required
 def register():  # type: ignore[no-untyped-def]
     search = Search.from_request()
-    try:
-        page = max(1, int(request.args.get("sida", "1")))
-    except ValueError:
-        page = 1
+    page = query_args.page()
     found = search.run(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return render_template(
         "decisions/register.html",

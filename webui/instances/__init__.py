@@ -24,10 +24,10 @@ from flask import (
     url_for,
 )
 
-from engine.errors import NotFound
+from engine.errors import DamagedState, NotFound
 from processes import attachments
 from processes.decisions import list_decisions
-from webui import names
+from webui import names, query_args
 from webui.auth.access import current_actor, engine, has_role, login_required
 
 from .access import may_see_case, visible_case_ids
@@ -55,13 +55,6 @@ def task_url(task_id: int) -> str:
     return f"{request.script_root}/uppgifter/{task_id}"
 
 
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("sida", "1")))
-    except ValueError:
-        return 1
-
-
 @bp.get("")
 @bp.get("/")
 @login_required
@@ -69,7 +62,7 @@ def index():  # type: ignore[no-untyped-def]
     state = request.args.get("status") or None
     if state not in (None, *names.STATES):
         state = None
-    page = _page_number()
+    page = query_args.page()
     ids, total = visible_case_ids(
         engine(), current_actor(), state, PAGE_SIZE, (page - 1) * PAGE_SIZE
     )
@@ -79,7 +72,7 @@ def index():  # type: ignore[no-untyped-def]
         cases=cases,
         total=total,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=query_args.pages(total, PAGE_SIZE),
         state=state,
         states=names.STATES,
     )
@@ -112,13 +105,13 @@ def show(instance_id: int):  # type: ignore[no-untyped-def]
     if process_id not in model.processes:
         abort(404)
     events = _events(instance_id)
-    states = element_states(eng, instance_id, model, events)
+    tasks = eng.tasks.list(instance_id=instance_id, limit=TASKS_SHOWN).items
+    states, damage = _states(instance_id, model, events, tasks)
     diagrams = [
         (pid, names.process_name(pid, process.name))
         for pid, process in model.processes.items()
         if pid == model.key or states[pid].entered
     ]
-    tasks = eng.tasks.list(instance_id=instance_id, limit=TASKS_SHOWN).items
     workable = {
         t.id for t in eng.tasks.list(actor=actor, instance_id=instance_id, limit=TASKS_SHOWN).items
     }
@@ -152,7 +145,21 @@ def show(instance_id: int):  # type: ignore[no-untyped-def]
         everything=everything,
         technical=technical,
         now=eng.clock.now(),
+        damage=damage,
     )
+
+
+def _states(
+    instance_id: int, model: Any, events: list[dict[str, Any]], tasks: list[Any]
+) -> tuple[dict[str, Any], DamagedState | None]:
+    """What is done and active in each diagram, and the damage if the instance's state
+    cannot be loaded: then what is active comes from its open task rows, and the page says
+    the case is damaged instead of failing (engine/damaged.py)."""
+    try:
+        return element_states(engine(), instance_id, model, events), None
+    except DamagedState as damage:
+        open_elements = {t.element_id for t in tasks if t.state == "open"}
+        return element_states(engine(), instance_id, model, events, open_elements), damage
 
 
 def _timers(waiting: list[dict[str, Any]], model: Any) -> list[dict[str, Any]]:
@@ -211,16 +218,20 @@ def diagram(instance_id: int):  # type: ignore[no-untyped-def]
     process_id = request.args.get("process") or model.key
     if process_id not in model.processes:
         abort(404)
-    states = element_states(eng, instance_id, model, _events(instance_id))
+    tasks = eng.tasks.list(instance_id=instance_id, limit=TASKS_SHOWN).items
+    states, damage = _states(instance_id, model, _events(instance_id), tasks)
     state = states[process_id]
-    response = jsonify(
-        instance=instance_id,
-        process=process_id,
-        file=model.processes[process_id].file,
-        xml=diagram_xml(eng, case.definition_id, process_id),
-        completed=sorted(state.completed),
-        active=sorted(state.active),
-    )
+    found = {
+        "instance": instance_id,
+        "process": process_id,
+        "file": model.processes[process_id].file,
+        "xml": diagram_xml(eng, case.definition_id, process_id),
+        "completed": sorted(state.completed),
+        "active": sorted(state.active),
+    }
+    if damage is not None:  # active: only its open tasks (the rest is in the damaged state)
+        found["damaged"] = True
+    response = jsonify(**found)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Cookie"
     return response

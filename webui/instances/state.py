@@ -37,15 +37,31 @@ class ProcessState:
 
 
 def element_states(
-    engine: Engine, instance_id: int, model: DefinitionModel, events: list[dict[str, Any]]
+    engine: Engine,
+    instance_id: int,
+    model: DefinitionModel,
+    events: list[dict[str, Any]],
+    open_task_elements: set[str] | None = None,
 ) -> dict[str, ProcessState]:
+    """Raises `DamagedState` when the instance's workflow cannot be loaded; then call it
+    again with `open_task_elements`, the elements of its open task rows: the only active
+    elements its rows know of (its timers and messages are in the damaged state)."""
     states = {process_id: ProcessState() for process_id in model.processes}
-    workflow = engine.runtime.workflow(instance_id)
-    for task in workflow.get_tasks(state=ACTIVE_STATES):
-        bpmn_id = task.task_spec.bpmn_id
-        process_id = getattr(task.workflow.spec, "name", None)
-        if bpmn_id and process_id in states:
-            states[process_id].active.add(bpmn_id)
+    if open_task_elements is None:
+        workflow = engine.runtime.workflow(instance_id)
+        for task in workflow.get_tasks(state=ACTIVE_STATES):
+            bpmn_id = task.task_spec.bpmn_id
+            process_id = getattr(task.workflow.spec, "name", None)
+            if bpmn_id and process_id in states:
+                states[process_id].active.add(bpmn_id)
+    else:
+        for element_id in open_task_elements:
+            process_id = next(
+                (pid for pid, p in model.processes.items() if element_id in p.elements), None
+            )
+            if process_id is not None:
+                states[process_id].active.add(element_id)
+        _mark_calls_active(model, states)
     completions = [e for e in events if e["kind"] in COMPLETION_EVENTS and e["element_id"]]
     by_process: dict[str, set[str]] = {}
     for e in completions:
@@ -69,3 +85,17 @@ def element_states(
                 seen.add(called)
                 pending.append(called)
     return states
+
+
+def _mark_calls_active(model: DefinitionModel, states: dict[str, ProcessState]) -> None:
+    """A call activity is active while the process it calls has active elements (for a
+    damaged case, where only the task rows say what is active)."""
+    changed = True
+    while changed:
+        changed = False
+        for process_id, process in model.processes.items():
+            for call, called in process.calls.items():
+                active = states[process_id].active
+                if called in states and states[called].active and call not in active:
+                    active.add(call)
+                    changed = True
