@@ -12,6 +12,13 @@ Bromma's files. The rule is therefore per organisation: a user sees an attachmen
 may see (work on, or have worked on) a task of the same instance for the attachment's
 organisation — or a city-wide task of that instance (the coordinator and the council, whose
 tasks gather every organisation's work). Administrators and auditors see all.
+
+The file's bytes live in the row itself (`attachment.content`): there is no file on disk
+beside it, so a row and its file are created and deleted in one transaction, and a crash
+cannot leave one without the other. What can be left behind is a row nothing refers to (a
+draft replaced the file, or an upload whose form was never saved);
+`processes.attachment_cleanup` removes those. How much one task and one person may keep is
+bounded by `processes.attachment_quotas`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from engine.errors import NotFound, NotPermitted, ValidationError
 from engine.models import HumanTask
 from engine.tasks import TaskInfo
 
+from . import attachment_quotas
 from .models import Attachment
 
 MAX_SIZE = 20 * 1024 * 1024
@@ -179,12 +187,18 @@ def store(
     filename: str,
     content: bytes,
     actor: Actor,
+    replacing: int | None = None,
+    quotas: attachment_quotas.Quotas | None = None,
 ) -> AttachmentInfo:
     """Keep an uploaded file for `field` (a JSON pointer) of `task`'s form.
 
     Refuses (ValidationError, with a message for the person uploading) an empty file, a
-    file over MAX_SIZE and a type outside EXTENSIONS; NotPermitted if the actor may not work
-    on the task."""
+    file over MAX_SIZE and a type outside EXTENSIONS, and (`attachment_quotas.QuotaExceeded`)
+    a file that would take the task or the person past their quota; NotPermitted if the
+    actor may not work on the task. `replacing` is the attachment the form showed in the
+    same field, which this file takes the place of: it does not count towards the quotas
+    (it goes once the form is saved), provided it really is this task's file for this
+    field."""
     if not may_attach(actor, task):
         raise NotPermitted(f"{actor.id} may not attach files to task {task.id}.")
     name = safe_filename(filename)
@@ -199,7 +213,16 @@ def store(
         raise ValidationError(f"The file {name} is empty.")
     if len(content) > MAX_SIZE:
         raise ValidationError(f"The file {name} is larger than {MAX_SIZE // (1024 * 1024)} MB.")
+    quotas = quotas or attachment_quotas.Quotas.from_env()
     with engine.db.write() as session:
+        # The task's row is the lock: two uploads to one task are counted one after the
+        # other (PostgreSQL; on SQLite every write transaction is alone anyway).
+        state = session.scalar(
+            select(HumanTask.state).where(HumanTask.id == task.id).with_for_update()
+        )
+        if state != "open":
+            raise NotPermitted(f"Task {task.id} is no longer open; nothing was attached.")
+        attachment_quotas.check(session, task, field, name, len(content), actor, replacing, quotas)
         row = Attachment(
             instance_id=task.instance_id,
             task_id=task.id,

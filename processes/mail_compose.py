@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -71,6 +72,23 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+SUBJECT_LENGTH = 200
+"""Longest subject a mail gets (characters); a longer one is cut with "…". Mail clients show
+far less, and a subject made from process data must not become a header of any size."""
+
+
+def one_line(text: str, limit: int = SUBJECT_LENGTH) -> str:
+    """`text` as one header line: every run of whitespace and control characters (CR, LF,
+    NUL, tab) becomes one space, and it is cut to `limit` characters. A subject comes from
+    process data (a `notify` text, a nominee's name) and a CR/LF in it would otherwise stop
+    the mail from being built at all, or worse, start a new header."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
 @dataclass(frozen=True)
 class Recipient:
     address: str
@@ -107,7 +125,8 @@ def _link_text(item: Item, texts: dict[str, str]) -> str:
 def _text_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> list[str]:
     lines = []
     if digest:
-        lines += [item.subject, "-" * min(len(item.subject), 72)]
+        heading = one_line(item.subject)
+        lines += [heading, "-" * min(len(heading), 72)]
         lines.append(texts["queued_at"].format(when=_when(item.queued_at, language)))
     if item.message:
         lines.append(item.message)
@@ -121,7 +140,7 @@ def _text_item(item: Item, texts: dict[str, str], language: str, digest: bool) -
 def _html_item(item: Item, texts: dict[str, str], language: str, digest: bool) -> str:
     parts = []
     if digest:
-        parts.append(f"<h2>{html.escape(item.subject)}</h2>")
+        parts.append(f"<h2>{html.escape(one_line(item.subject))}</h2>")
         parts.append(
             "<p><small>"
             + html.escape(texts["queued_at"].format(when=_when(item.queued_at, language)))
@@ -158,10 +177,9 @@ def compose(
             else texts["digest_subject"].format(count=len(items))
         )
     else:
-        subject = items[0].subject
-    hello = (
-        texts["hello"].format(name=recipient.name) if recipient.name else texts["hello_anonymous"]
-    )
+        subject = one_line(items[0].subject)
+    name = one_line(recipient.name or "", 120)
+    hello = texts["hello"].format(name=name) if name else texts["hello_anonymous"]
     footer = (
         texts["footer"].format(settings=settings.absolute("/konto"))
         if recipient.has_account
@@ -196,9 +214,7 @@ def compose(
     message["Subject"] = subject
     message["From"] = settings.sender
     message["To"] = (
-        Address(display_name=recipient.name or "", addr_spec=recipient.address)
-        if recipient.name
-        else recipient.address
+        Address(display_name=name, addr_spec=recipient.address) if name else recipient.address
     )
     message["Date"] = format_datetime(now.astimezone(STOCKHOLM))
     message["Message-ID"] = _message_id(settings, items, digest)

@@ -5,7 +5,8 @@ Notifications are queued in the transaction of the event that causes them (the h
 them out of the `notification` table and sends them over SMTP. `kedja worker` and `kedja
 serve` run a delivery round every 30 seconds and at 08:00 Stockholm time every day (the
 Monday digest goes out on the minute); `kedja notifications deliver` runs one by hand.
-Neighbours: `processes.mail_settings` (the relay), `processes.notification_preferences`
+Neighbours: `processes.mail_settings` (the relay), `processes.smtp_session` (the
+connection to it and what its errors say), `processes.notification_preferences`
 (each or digest, and the digest's week), `processes.mail_compose` (what a mail says),
 `processes.notification_outbox` (the administrators' view) and
 `processes.notification_retention` (deleting old rows).
@@ -30,7 +31,9 @@ is kept in the delivering process (a restarted worker tries at once). A recipien
 refuses is retried likewise; only after a permanent refusal (5xx) five times is the row
 marked `failed` (`kedja notifications` lists it; `kedja notifications retry ID` queues it
 again). A row for a user who is unknown, inactive or has no e-mail address is marked
-`skipped`, because it can never be delivered.
+`skipped`, because it can never be delivered. An address that is not a plain address
+(`processes.email_addresses`: a display name, quotes, brackets, a control character) is never
+handed to the relay: the row is marked `failed` with the reason.
 
 **Each or digest.** A digest reader's notifications are due at the first Monday 08:00
 Stockholm time after they were queued (`processes.notification_preferences`); everything
@@ -41,11 +44,8 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,11 +56,20 @@ from engine import Engine
 from engine.clock import from_storage, to_storage
 from engine.models import HumanTask
 
+from . import email_addresses
 from .calendar import STOCKHOLM
 from .mail_compose import TEXTS, Item, Recipient, compose
 from .mail_settings import MailSettings
 from .models import Notification, NotificationPreference, User
 from .notification_preferences import DIGEST_TIME, digest_time_at_or_before
+from .smtp_session import (
+    ERROR_LENGTH,
+    PERMANENT_CODES,
+    ServerUnavailable,
+    connect,
+    describe,
+    smtp_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +77,9 @@ DELIVERY_SECONDS = 30
 BACKOFF_FIRST = 30.0
 BACKOFF_MAX = 15 * 60.0
 PERMANENT_ATTEMPTS = 5
-ERROR_LENGTH = 1000
 
 
 # -- delivery -------------------------------------------------------------------------------
-
-
-class ServerUnavailable(Exception):
-    """The SMTP server cannot take mail now (nothing about one message)."""
 
 
 @dataclass
@@ -85,7 +89,7 @@ class Round:
     sent: int = 0  # notifications sent (a digest counts each notification in it)
     mails: int = 0  # mails the SMTP server accepted
     failed: int = 0  # notifications whose attempt failed this round (they stay queued)
-    given_up: int = 0  # marked `failed` after repeated permanent refusals
+    given_up: int = 0  # marked `failed`: refused for good, or an address that is not plain
     skipped: int = 0  # marked `skipped`: no address to send to
     problem: str | None = None  # why the round stopped early, if it did
 
@@ -100,30 +104,6 @@ class Unit:
     kind: str  # "one" | "digest"
     key: Any  # notification id | user id
     ids: tuple[int, ...]
-
-
-PERMANENT_CODES = range(500, 600)
-
-
-def _smtp_code(exc: BaseException) -> int | None:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return min(codes) if codes else None
-    return getattr(exc, "smtp_code", None)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        detail = "; ".join(
-            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
-            for addr, (code, msg) in exc.recipients.items()
-        )
-        return f"recipient refused: {detail}"[:ERROR_LENGTH]
-    if isinstance(exc, smtplib.SMTPResponseException):
-        msg = exc.smtp_error
-        text = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
-        return f"{type(exc).__name__}: {exc.smtp_code} {text}"[:ERROR_LENGTH]
-    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
 
 
 class Mailer:
@@ -168,7 +148,7 @@ class Mailer:
         if not units:
             return
         try:
-            with self._connection() as smtp:
+            with connect(self.settings) as smtp:
                 self._server_failures, self._server_retry_at = 0, None
                 for index, unit in enumerate(units):
                     try:
@@ -227,30 +207,6 @@ class Mailer:
 
     # -- the server ---------------------------------------------------------------------
 
-    @contextmanager
-    def _connection(self) -> Iterator[smtplib.SMTP]:
-        s = self.settings
-        try:
-            smtp = smtplib.SMTP(s.host or "", s.port, timeout=s.timeout)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ServerUnavailable(_describe(exc)) from exc
-        try:
-            try:
-                smtp.ehlo()
-                if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if s.user:
-                    smtp.login(s.user, s.password or "")
-            except (OSError, smtplib.SMTPException) as exc:
-                raise ServerUnavailable(_describe(exc)) from exc
-            yield smtp
-        finally:
-            with suppress(OSError, smtplib.SMTPException):
-                smtp.quit()
-            with suppress(OSError):
-                smtp.close()
-
     def _server_down(self, units: list[Unit], error: str, result: Round) -> None:
         """Record the failed attempt on every notification that was due, and back off."""
         ids = [nid for unit in units for nid in unit.ids]
@@ -278,7 +234,7 @@ class Mailer:
             session.execute(
                 update(Notification)
                 .where(Notification.id.in_(unit.ids), Notification.state == "queued")
-                .values(attempts=Notification.attempts + 1, last_error=_describe(exc))
+                .values(attempts=Notification.attempts + 1, last_error=describe(exc))
             )
         result.failed += len(unit.ids)
         self._back_off(unit)
@@ -307,6 +263,18 @@ class Mailer:
                     row.last_error = "no active user with an e-mail address to send it to"
                 result.skipped += len(rows)
                 return
+            try:  # checked again here: a row may predate the check, or come from elsewhere
+                recipient = replace(recipient, address=email_addresses.normalise(recipient.address))
+            except email_addresses.InvalidAddress as exc:
+                for row in rows:
+                    row.state = "failed"
+                    row.last_error = (
+                        f"not sent: the e-mail address is not a plain address ({exc.reason}); "
+                        "correct the address, then queue the notification again"
+                    )[:ERROR_LENGTH]
+                result.given_up += len(rows)
+                log.warning("mail for notification(s) %s not sent: %s", unit.ids, exc.reason)
+                return
             now = self.engine.clock.now()
             mail = compose(
                 self.settings,
@@ -324,7 +292,7 @@ class Mailer:
                 self._refused(unit, rows, exc, result)
                 return
             except (OSError, smtplib.SMTPException) as exc:  # about the server
-                server_error = _describe(exc)
+                server_error = describe(exc)
                 for row in rows:
                     row.attempts += 1
                     row.last_error = server_error
@@ -396,8 +364,8 @@ class Mailer:
     ) -> None:
         """The server refused this message (not the connection): try it again later; a
         permanent refusal (5xx) that persists gives up after a few attempts."""
-        error = _describe(exc)
-        code = _smtp_code(exc)
+        error = describe(exc)
+        code = smtp_code(exc)
         permanent = code in PERMANENT_CODES
         for row in rows:
             row.attempts += 1

@@ -10,7 +10,7 @@ the jury may read it, and every reading is logged.
 from __future__ import annotations
 
 import hashlib
-import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from engine import Actor, Engine
 from engine.clock import to_storage
 from engine.errors import NotFound, NotPermitted, Problem, ValidationError
 
+from . import email_addresses
 from .models import Nomination, PersonalDataAccess
 
 FIELDS = {
@@ -33,7 +34,6 @@ FIELDS = {
 }
 PER_SOURCE_PER_HOUR = 5
 READERS = frozenset({"prize_admin", "jury_member", "jury_chair"})
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,30 @@ def validate(form: dict[str, Any]) -> tuple[dict[str, str | None], list[Problem]
             problems.append(
                 Problem(f"{label}: högst {limit} tecken (nu {len(value)}).", element=name)
             )
+        elif _control_characters(value, multiline=name == "description"):
+            problems.append(
+                Problem(
+                    f"{label}: texten innehåller osynliga styrtecken som inte kan sparas. "
+                    "Skriv in den igen i stället för att klistra in den.",
+                    element=name,
+                )
+            )
         clean[name] = value or None
     email = clean.get("nominator_email")
-    if email and not EMAIL.fullmatch(email):
-        problems.append(
-            Problem(
-                "Din e-postadress: skriv en adress som namn@exempel.se.", element="nominator_email"
+    if email and not any(p.element == "nominator_email" for p in problems):
+        try:
+            # Stored as the mailer will send it; a display name, quotes, brackets or a
+            # control character is refused, not passed on for the relay to interpret.
+            clean["nominator_email"] = email_addresses.normalise(email)
+        except email_addresses.InvalidAddress:
+            problems.append(
+                Problem(
+                    "Din e-postadress: skriv bara själva adressen, som namn@exempel.se "
+                    "(utan namn, citattecken, vinkelparenteser eller mellanslag, och utan "
+                    "å, ä eller ö före @).",
+                    element="nominator_email",
+                )
             )
-        )
     if str(form.get("consent") or "").lower() not in ("1", "true", "on", "yes", "ja"):
         problems.append(
             Problem(
@@ -71,6 +87,13 @@ def validate(form: dict[str, Any]) -> tuple[dict[str, str | None], list[Problem]
             )
         )
     return clean, problems
+
+
+def _control_characters(value: str, multiline: bool) -> bool:
+    """Whether `value` holds a control character (NUL, a line break in a one-line field):
+    nothing a person types, and PostgreSQL refuses a NUL outright."""
+    allowed = "\n\r\t" if multiline else "\t"
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
 
 
 def source_key(remote_address: str | None) -> str | None:

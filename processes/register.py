@@ -21,6 +21,7 @@ from engine.clock import Clock, to_storage
 from engine.database import Database
 from engine.errors import NotFound, ValidationError
 
+from . import email_addresses
 from .models import Organisation, RoleGrant, User
 from .roles import ROLES
 
@@ -124,6 +125,14 @@ class Register:
         grants = list(grants)
         for role, org in grants:
             _check_role(role, org)
+        if email:
+            try:
+                email = email_addresses.normalise(email.strip())
+            except email_addresses.InvalidAddress as exc:
+                raise ValidationError(
+                    f"The e-mail address of {id!r} is not a plain address ({exc.reason}); "
+                    "give one like namn@stad.se."
+                ) from exc
         with self.db.write() as session:
             if session.get(User, id) is not None:
                 raise ValidationError(f"There is already a user {id!r}.")

@@ -18,4 +18,14 @@ bp = Blueprint(
     static_folder="static",
 )
 
+
+@bp.record_once
+def _check_upload_quotas(_state: object) -> None:
+    """A bad KEDJA_UPLOAD_QUOTA_* setting stops the web app when it starts, naming the
+    variable, rather than at somebody's first upload."""
+    from processes.attachment_quotas import Quotas
+
+    Quotas.from_env()
+
+
 from . import views  # noqa: E402, F401  (registers the routes on bp)

@@ -30,16 +30,23 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine import Actor, Engine
-from engine.errors import Conflict, InvalidState, NotFound, NotPermitted, ValidationError
+from engine.errors import (
+    Conflict,
+    DamagedState,
+    InvalidState,
+    NotFound,
+    NotPermitted,
+    ValidationError,
+)
 from engine.models import HumanTask
 from engine.tasks import TaskInfo
 from processes import attachments
-from webui import forms
+from webui import forms, query_args
 from webui.auth.access import current_actor, engine, login_required
 from webui.i18n import format_when
 from webui.names import process_name
 
-from . import access, bp, handover
+from . import access, bp, handover, uploads
 from .queries import (
     Filters,
     Names,
@@ -103,13 +110,10 @@ def index():  # type: ignore[no-untyped-def]
         due=DUE_FILTERS.get(due or ""),
         newest_first=request.args.get("sortera") == "senast",
     )
-    try:
-        page_no = max(1, int(request.args.get("sida", "1")))
-    except ValueError:
-        page_no = 1
+    page_no = query_args.page()
     now = eng.clock.now()
     page = task_page(eng, actor, filters, now, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-    pages = max(1, -(-page.total // PAGE_SIZE))
+    pages = query_args.pages(page.total, PAGE_SIZE)
     names = Names(eng)
     rows = [
         {
@@ -264,89 +268,6 @@ def _task_form(eng: Engine, task: TaskInfo) -> TaskForm:
     return TaskForm(forms.build(json.loads(schema_text), ui), schema_text, base, ui)
 
 
-class _Files:
-    """File fields of one request: store uploads, say which kept values may stay, and
-    link to the files a form shows."""
-
-    def __init__(self, eng: Engine, task: TaskInfo, actor: Actor, known: list[Any]) -> None:
-        self.eng = eng
-        self.task = task
-        self.actor = actor
-        self.known = known  # values the server itself put in the form (draft, case data)
-        self.stored: list[int] = []
-        self._cache: dict[int, attachments.AttachmentInfo | None] = {}
-
-    def info(self, attachment_id: int) -> attachments.AttachmentInfo | None:
-        if attachment_id not in self._cache:
-            try:
-                self._cache[attachment_id] = attachments.get(self.eng, attachment_id)
-            except NotFound:
-                self._cache[attachment_id] = None
-        return self._cache[attachment_id]
-
-    def store(self, pointer: str, upload: Any) -> str:
-        name = attachments.safe_filename(upload.filename or "")
-        extension = name.rpartition(".")[2].lower() if "." in name else ""
-        if extension not in attachments.EXTENSIONS:
-            raise ValueError(
-                _(
-                    "Filen %(name)s kan inte bifogas. Tillåtna filtyper: %(types)s.",
-                    name=name,
-                    types=", ".join(sorted(attachments.EXTENSIONS)),
-                )
-            )
-        content = upload.read(attachments.MAX_SIZE + 1)
-        if not content:
-            raise ValueError(_("Filen %(name)s är tom.", name=name))
-        if len(content) > attachments.MAX_SIZE:
-            raise ValueError(
-                _(
-                    "Filen %(name)s är större än %(mb)s MB.",
-                    name=name,
-                    mb=attachments.MAX_SIZE // (1024 * 1024),
-                )
-            )
-        try:
-            info = attachments.store(self.eng, self.task, pointer, name, content, self.actor)
-        except (ValidationError, NotPermitted) as exc:
-            raise ValueError(_("Filen %(name)s kunde inte sparas.", name=name)) from exc
-        self.stored.append(info.id)
-        self._cache[info.id] = info
-        return info.reference
-
-    def accept(self, pointer: str, value: str) -> bool:
-        """A kept file value stays if it is an attachment of this case for the task's
-        organisation, or a value the server itself showed (never one a tampered form
-        invents)."""
-        attachment_id = attachments.parse_reference(value)
-        if attachment_id is None:
-            return value in self.known
-        info = self.info(attachment_id)
-        return (
-            info is not None
-            and info.instance_id == self.task.instance_id
-            and info.organisation == self.task.organisation
-        )
-
-    def link(self, value: str) -> tuple[str, str] | None:
-        attachment_id = attachments.parse_reference(value)
-        if attachment_id is None:
-            return None
-        info = self.info(attachment_id)
-        if info is None or not attachments.may_view(self.eng, self.actor, info):
-            return None
-        return url_for(".attachment", attachment_id=info.id), info.filename
-
-
-def _known_values(data: Any) -> list[Any]:
-    """Every string in `data` (the values a file field may legitimately keep)."""
-    if isinstance(data, dict):
-        return [v for item in data.values() for v in _known_values(item)]
-    if isinstance(data, list):
-        return [v for item in data for v in _known_values(item)]
-    return [data] if isinstance(data, str) else []
-
-
 @bp.route("/<int:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int):  # type: ignore[no-untyped-def]
@@ -360,11 +281,17 @@ def task(task_id: int):  # type: ignore[no-untyped-def]
         typed: dict[str, Any] = {}
         if closed_form.root is not None:
             typed = forms.parse(closed_form.root, request.form, None, {}).data
-        files = _Files(eng, info, actor, [])
+        files = uploads.Files(eng, info, actor, [])
         message = _closed_message(info)
         return _render(eng, actor, info, closed_form, typed, {}, files, 409, closed=message)
-    form = _task_form(eng, info)
-    files = _Files(eng, info, actor, _known_values(form.base) + _known_values(info.draft or {}))
+    try:
+        form = _task_form(eng, info)
+    except DamagedState:  # nothing can be done in the case (engine/damaged.py): say so
+        return _render(eng, actor, info, None, {}, {}, None, 409, closed=_damaged_message())
+    known = uploads.known_values(form.base) + uploads.known_values(info.draft or {})
+    files = uploads.Files(
+        eng, info, actor, known, request.form if request.method == "POST" else None
+    )
     if request.method == "GET":
         values = forms.initial(form.root, form.base, info.draft) if form.root else {}
         return _render(eng, actor, info, form, values, {}, files, 200)
@@ -387,8 +314,10 @@ def task(task_id: int):  # type: ignore[no-untyped-def]
 
     if form.root is not None and action.startswith(("add:", "remove:")):
         data, _focus = forms.apply_row_action(form.root, data, action)
+        uploads.release(eng, files, data)
         return _render(eng, actor, info, form, data, upload_errors, files, 200)
     if upload_errors:
+        uploads.release(eng, files, data)
         return _render(eng, actor, info, form, data, upload_errors, files, 400)
     if action == "draft":
         return _save_draft(eng, actor, info, form, data, files)
@@ -397,26 +326,31 @@ def task(task_id: int):  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         assert form.root is not None and form.schema_text is not None
         errors = forms.messages(form.root, form.schema_text, data, exc.problems)
+        uploads.release(eng, files, data)
         return _render(eng, actor, info, form, data, errors, files, 400)
     except InvalidState as exc:
-        _discard(eng, files)
+        uploads.discard(eng, files)
         return _render(eng, actor, info, form, data, {}, files, 409, closed=_state_message(exc))
     except Conflict:
-        _discard(eng, files)
+        uploads.discard(eng, files)
         now_info = eng.tasks.get(task_id)
         return _render(
             eng, actor, now_info, form, data, {}, files, 409, closed=_closed_message(now_info)
         )
     except NotPermitted:
-        _discard(eng, files)
+        uploads.discard(eng, files)
         message = _("Uppgiften är tilldelad någon annan. Dina ändringar sparades inte.")
         return _render(eng, actor, info, form, data, {}, files, 403, closed=message)
+    except DamagedState:
+        uploads.discard(eng, files)
+        return _render(eng, actor, info, form, data, {}, files, 409, closed=_damaged_message())
+    uploads.sweep_case(eng, info.instance_id)
     flash(_("Klart! Uppgiften ”%(name)s” är slutförd.", name=info.name or info.element_id))
     return redirect(url_for(".index"), code=303)
 
 
 def _save_draft(
-    eng: Engine, actor: Actor, info: TaskInfo, form: TaskForm, data: dict, files: _Files
+    eng: Engine, actor: Actor, info: TaskInfo, form: TaskForm, data: dict, files: uploads.Files
 ) -> Any:
     try:
         if info.assignee is None:
@@ -431,16 +365,9 @@ def _save_draft(
             else _("Uppgiften är tilldelad någon annan. Dina ändringar sparades inte.")
         )
         return _render(eng, actor, now_info, form, data, {}, files, 409, closed=message)
+    uploads.release(eng, files, data)
     flash(_("Utkastet är sparat. Du kan fortsätta senare."))
     return redirect(url_for(".task", task_id=info.id), code=303)
-
-
-def _discard(eng: Engine, files: _Files) -> None:
-    """Files uploaded with a submission that did not go through are not kept: nothing of
-    a failed completion stays behind."""
-    if files.stored:
-        attachments.discard(eng, files.stored)
-        files.stored.clear()
 
 
 def _closed_message(info: TaskInfo) -> str:
@@ -458,6 +385,14 @@ def _closed_message(info: TaskInfo) -> str:
     )
 
 
+def _damaged_message() -> str:
+    return _(
+        "Ärendet som uppgiften hör till är skadat: dess sparade tillstånd går inte att läsa, "
+        "så uppgiften kan inte göras och inget du skickar sparas. En administratör kan "
+        "avsluta ärendet."
+    )
+
+
 def _state_message(exc: Exception) -> str:
     return _(
         "Ärendet kan inte ta emot svar just nu (det kan vara pausat eller avslutat). Dina "
@@ -472,7 +407,7 @@ def _render(
     form: TaskForm | None,
     values: dict[str, Any],
     errors: dict[str, str],
-    files: _Files | None,
+    files: uploads.Files | None,
     status: int,
     closed: str | None = None,
 ) -> Any:
