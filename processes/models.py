@@ -296,6 +296,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Every token expires (processes.api_tokens); renewing moves the expiry and says when.
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ModellerDraft(Base):

@@ -1,8 +1,12 @@
 """`kedja token`: personal API tokens for the REST API (docs/api.md).
 
-    kedja token create --as USER [--name NAME]   prints the token once
-    kedja token list [--user USER]               id, user, name, created, last used, revoked
-    kedja token revoke ID                        the token stops working at once
+    kedja token create --as USER [--name NAME] [--days N]   prints the token once
+    kedja token list [--user USER]          id, user, name, created, last used, expiry, state
+    kedja token renew ID [--days N]         works N days (default 90) from now again
+    kedja token revoke ID                   the token stops working at once
+
+Every token expires, 90 days after it is made or renewed unless `--days` or
+KEDJA_API_TOKEN_DAYS says otherwise (processes/api_tokens.py says why).
 
 The command line is the administrator's tool: whoever can run it against the database can
 already do anything, so it creates a token for any active user of the register. The token
@@ -20,6 +24,10 @@ from webui.cli import Output, command, main, open_engine
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
+def _when(value) -> str:  # type: ignore[no-untyped-def]
+    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
 @main.group()
 def token() -> None:
     """Personal API tokens for the REST API (/api/v1)."""
@@ -28,18 +36,25 @@ def token() -> None:
 @command(token, "create")
 @click.option("--as", "user", required=True, help="The user the token acts as.")
 @click.option("--name", default="api", show_default=True, help="What the token is for.")
-def create_cmd(db_url: str | None, out: Output, user: str, name: str) -> None:
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Days until it expires (default: KEDJA_API_TOKEN_DAYS, else 90).",
+)
+def create_cmd(db_url: str | None, out: Output, user: str, name: str, days: int | None) -> None:
     """Create a token for USER and print it (only this once: Kedja keeps its hash)."""
     from processes import api_tokens
 
     engine = open_engine(db_url)
-    info, secret = api_tokens.create(engine, user, api_tokens.check_name(name))
+    info, secret = api_tokens.create(engine, user, api_tokens.check_name(name), days)
 
     def human() -> None:
         click.echo(secret)
         click.echo(
-            f"API token {info.id} ({info.name}) for {info.user_id}. Keep it secret: it is "
-            "shown only now. Send it as 'Authorization: Bearer <token>'.",
+            f"API token {info.id} ({info.name}) for {info.user_id}, expires "
+            f"{_when(info.expires_at)}. Keep it secret: it is shown only now. Send it as "
+            "'Authorization: Bearer <token>'.",
             err=True,
         )
 
@@ -54,21 +69,47 @@ def list_cmd(db_url: str | None, out: Output, user: str | None) -> None:
 
     engine = open_engine(db_url)
     rows = api_tokens.tokens(engine, user)
-
-    def when(value) -> str:  # type: ignore[no-untyped-def]
-        return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if value else "-"
+    now = engine.clock.now()
 
     def human() -> None:
         if not rows:
             click.echo("No API tokens. Create one with `kedja token create --as USER`.")
         for t in rows:
-            state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
+            if t.revoked_at:
+                state = f"revoked {_when(t.revoked_at)}"
+            elif t.expired(now):
+                state = f"expired {_when(t.expires_at)}"
+            else:
+                state = f"active until {_when(t.expires_at)}"
             click.echo(
-                f"{t.id:>5}  {t.user_id:<24} {t.name:<20} created {when(t.created_at)}  "
-                f"used {when(t.last_used_at)}  {state}"
+                f"{t.id:>5}  {t.user_id:<24} {t.name:<20} created {_when(t.created_at)}  "
+                f"used {_when(t.last_used_at)}  {state}"
             )
 
     out.emit([t.as_dict() for t in rows], human)
+
+
+@command(token, "renew")
+@click.argument("token_id", type=int)
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Days from now until it expires (default: KEDJA_API_TOKEN_DAYS, else 90).",
+)
+def renew_cmd(db_url: str | None, out: Output, token_id: int, days: int | None) -> None:
+    """Let the token with id TOKEN_ID work again, or longer, from now (expired or not)."""
+    from processes import api_tokens
+
+    engine = open_engine(db_url)
+    info = api_tokens.renew(engine, token_id, days=days)
+    out.emit(
+        info.as_dict(),
+        lambda: click.echo(
+            f"API token {info.id} ({info.name}) of {info.user_id} works until "
+            f"{_when(info.expires_at)}."
+        ),
+    )
 
 
 @command(token, "revoke")

@@ -19,18 +19,24 @@ Metrics are Prometheus text at `GET /metrics`:
   process; under gunicorn the processes share it through prometheus_client's multiprocess
   mode (`PROMETHEUS_MULTIPROC_DIR`, set by `webui.production`).
 
-Who may read `/metrics`: a request from loopback that did not pass through a proxy (no
-`X-Forwarded-For` / `Forwarded` header: a TLS proxy on the same host connects from loopback
-too, and must not open the metrics to the internet), or one with
-`Authorization: Bearer <KEDJA_METRICS_TOKEN>` when that token is configured (the app config
-key or the environment variable). Everyone else gets 403. The figures are counts, not
-personal data, but they describe the city's case load and are not public.
+Who may read `/metrics`: whoever sends `Authorization: Bearer <KEDJA_METRICS_TOKEN>` (the
+app config key or the environment variable; at least 32 characters). That is the one rule:
+no address is trusted, because a proxy on the same host connects from loopback and may add
+any header or none (`X-Real-IP`, `X-Forwarded-For` or nothing), so "from loopback" proves
+nothing about who is asking. Without a configured token `/metrics` does not exist (404);
+with one, a missing or wrong token gets 401. The figures are counts, not personal data, but
+they describe the city's case load and are not public.
+
+Health checks for load balancers and orchestrators, open to anyone: `GET /health/live`
+(the process answers) and `GET /health/ready` (it can read its database). Each answers
+`{"status": "ok"}` (200) or `{"status": "not ok"}` (503) and nothing more: no database
+address, file path, version or error text, which would tell an outsider how the
+installation is built. Why readiness failed goes to the log (`kedja.health`).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -42,11 +48,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, abort, g, has_request_context, request
+from flask import Flask, Response, abort, g, has_request_context, jsonify, request
 from sqlalchemy import func, select
 
 from engine import Engine
 from engine.clock import from_storage
+from engine.errors import ValidationError
 from engine.models import WAITING, HumanTask, Incident, ProcessInstance, Timer
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -54,7 +61,10 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+METRICS_TOKEN_MIN_LENGTH = 32
+
 request_log = logging.getLogger("kedja.request")
+health_log = logging.getLogger("kedja.health")
 
 
 # -- logs ---------------------------------------------------------------------------------
@@ -175,18 +185,29 @@ def _latency_histogram() -> Any:
     )
 
 
-def metrics_allowed(app: Flask) -> bool:
-    """Loopback without a proxy in between, or the configured bearer token."""
-    token = app.config.get("KEDJA_METRICS_TOKEN") or os.environ.get("KEDJA_METRICS_TOKEN")
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer "):
-        return hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode())
-    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-    try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        loopback = False
-    return loopback and not proxied
+def metrics_token(config: Any = None) -> str | None:
+    """The configured metrics token (the app's `KEDJA_METRICS_TOKEN`, else the environment's),
+    None when metrics are off. A token too short to resist guessing, or with blanks in it
+    (a pasted line break), is refused when the app starts, naming what to do."""
+    token = (config or {}).get("KEDJA_METRICS_TOKEN") or os.environ.get("KEDJA_METRICS_TOKEN")
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN_LENGTH or any(ch.isspace() for ch in token):
+        raise ValidationError(
+            f"KEDJA_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters "
+            "without blanks, for example the output of `openssl rand -hex 32`; it is "
+            f"{len(token)} characters long."
+        )
+    return token
+
+
+def metrics_allowed(token: str) -> bool:
+    """The request carries the metrics token as a bearer token (compared in constant time).
+    Nothing about the request's address counts (see the module's docstring)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def render_metrics(engine: Engine) -> tuple[bytes, str]:
@@ -248,9 +269,39 @@ def init_app(app: Flask) -> None:
         )
         return response
 
+    token = metrics_token(app.config)  # a bad token stops the app here, not at a scrape
+
     @app.get("/metrics", endpoint="kedja_metrics")
     def metrics():  # type: ignore[no-untyped-def]
-        if not metrics_allowed(app):
-            abort(403)
+        if token is None:
+            abort(404)
+        if not metrics_allowed(token):
+            return Response(
+                "401 Unauthorized\n",
+                status=401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="kedja-metrics"'},
+            )
         body, content_type = render_metrics(app.extensions["kedja_engine"])
         return Response(body, content_type=content_type)
+
+    @app.get("/health/live", endpoint="health_live")
+    def live():  # type: ignore[no-untyped-def]
+        return _health(True)
+
+    @app.get("/health/ready", endpoint="health_ready")
+    def ready():  # type: ignore[no-untyped-def]
+        try:
+            app.extensions["kedja_engine"].runtime.count()
+        except Exception:  # any failure to read the database means "not ready"
+            health_log.exception("Not ready: the database cannot be read.")
+            return _health(False)
+        return _health(True)
+
+
+def _health(ok: bool) -> Response:
+    """`{"status": "ok"}` (200) or `{"status": "not ok"}` (503), never cached."""
+    response = jsonify(status="ok" if ok else "not ok")
+    response.status_code = 200 if ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -10,19 +10,34 @@ hold across every web process and host, so it is counted in the database
 (`processes.sign_in_attempts`).
 
 Behind a proxy every request comes from the proxy's address; `KEDJA_TRUSTED_PROXIES=N`
-takes the client's address from the last N entries of `X-Forwarded-For` instead (werkzeug's
-ProxyFix), so per-address limits count clients, not the proxy. Set it only when that many
-proxies, and nothing else, stand in front: a client reaching the server directly could
-otherwise claim any address.
+takes the client's address from the last N entries of `X-Forwarded-For`, and the scheme
+(https or not) from the last N of `X-Forwarded-Proto`, instead (werkzeug's ProxyFix), so
+per-address limits count clients, not the proxy, and Kedja knows the browser used TLS. Set
+it only when that many proxies, and nothing else, stand in front: a client reaching the
+server directly could otherwise claim any address. Without it, no forwarding header
+(`X-Forwarded-*`, `X-Real-IP`, `Forwarded`) is believed anywhere.
+
+Cookies are secure by default in production: `kedja serve --production` marks the session
+and remember-me cookies `Secure` (sent back only over HTTPS), because a city's installation
+is served over TLS and a session cookie that travels over plain HTTP can be taken by anyone
+on the network. Plain-HTTP testing of a production set-up is the explicit exception:
+`--insecure-http` or `KEDJA_SECURE_COOKIES=0`, and every web process then logs a warning.
+The development server (`kedja serve`) serves plain HTTP on loopback, where a Secure cookie
+would never come back, so there cookies are Secure only with `KEDJA_SECURE_COOKIES=1`.
+
+A response to a request that came over TLS carries `Strict-Transport-Security` (one year,
+this host only: other services on the city's subdomains are not ours to pin), so a browser
+that has once reached Kedja over HTTPS never again tries plain HTTP.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -35,6 +50,14 @@ CSP = (
     "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 
+HSTS = "max-age=31536000"
+INSECURE_WARNING = (
+    "INSECURE: cookies are sent over plain HTTP (--insecure-http or KEDJA_SECURE_COOKIES=0). "
+    "Anyone who can see the traffic can take over a signed-in session. Use this only to test "
+    "without TLS, never for a city's installation."
+)
+
+log = logging.getLogger("kedja.security")
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, default_limits=[], storage_uri="memory://")
 
@@ -77,16 +100,39 @@ def trusted_proxies() -> int:
     return int(raw)
 
 
+def secure_cookies(production: bool, insecure_http: bool = False) -> bool:
+    """Whether cookies are marked Secure: in production yes, unless `insecure_http` (the
+    `--insecure-http` flag) or KEDJA_SECURE_COOKIES=0 turns it off; elsewhere only with
+    KEDJA_SECURE_COOKIES=1. A value other than 0 or 1, or the flag together with
+    KEDJA_SECURE_COOKIES=1, is refused, naming what to change."""
+    raw = os.environ.get("KEDJA_SECURE_COOKIES", "").strip()
+    if raw not in ("", "0", "1"):
+        raise ValidationError(
+            "KEDJA_SECURE_COOKIES must be 1 (cookies only over HTTPS) or 0 (also over plain "
+            f"HTTP, for testing), or unset (secure in production), not {raw!r}."
+        )
+    if insecure_http and raw == "1":
+        raise ValidationError(
+            "--insecure-http and KEDJA_SECURE_COOKIES=1 contradict each other: drop one."
+        )
+    if insecure_http or raw == "0":
+        return False
+    return raw == "1" or production
+
+
 def init_app(app: Flask) -> None:
     # Assigned, not setdefault: Flask's own defaults already hold these keys. A caller's
     # config (create_app(..., config)) is applied afterwards and may still override them.
-    secure = os.environ.get("KEDJA_SECURE_COOKIES", "0") == "1"
+    production = bool(app.config.get("KEDJA_PRODUCTION"))
+    secure = secure_cookies(production, bool(app.config.get("KEDJA_INSECURE_HTTP")))
+    if production and not secure:
+        log.warning(INSECURE_WARNING)
     overrides = app.config.get("KEDJA_CONFIG_OVERRIDES", {})
     defaults = {
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        # Behind TLS in production (docs/operations.md); the embedded default serves plain
-        # HTTP on the loopback interface, where a Secure cookie would never be sent back.
+        # Behind TLS in production (see the module's docstring); the embedded default serves
+        # plain HTTP on the loopback interface, where a Secure cookie would never come back.
         "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": secure,
@@ -99,7 +145,9 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     proxies = trusted_proxies()
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies
+        )
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
@@ -112,4 +160,6 @@ def init_app(app: Flask) -> None:
         )
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.is_secure:  # TLS to this process, or to a trusted proxy (ProxyFix)
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -57,3 +57,24 @@ def test_the_settings_page_in_english_has_no_violations(page: Any, live: Any) ->
     page.wait_for_load_state()
     assert page.locator(".error-summary a").count() == 1
     assert axe(page) == []
+
+
+def test_an_expired_api_token_is_renewed_on_the_settings_page(page: Any, live: Any) -> None:
+    from datetime import timedelta
+
+    from processes import api_tokens
+
+    info, _token = api_tokens.create(live.city.engine, "ansvarig.bromma", "Ärendesystemet", 5)
+    live.city.clock.set(info.expires_at + timedelta(days=1))
+    sign_in(page, "ansvarig.bromma")
+    page.goto("/konto/#api-nycklar")
+    row = page.locator(f"#api-nyckel-{info.id}")
+    assert "Har gått ut" in row.inner_text()
+    assert axe(page) == []
+    page.get_by_role("button", name="Förnya API-nyckeln Ärendesystemet").click()
+    page.wait_for_load_state()
+    assert "är förnyad och gäller till" in page.locator(".flashes").inner_text()
+    assert "Fungerar" in page.locator(f"#api-nyckel-{info.id}").inner_text()
+    assert axe(page) == []
+    renewed = api_tokens.tokens(live.city.engine, "ansvarig.bromma")[0]
+    assert renewed.expires_at == live.city.clock.now() + timedelta(days=90)

@@ -1,5 +1,6 @@
 """A user's own settings (`/konto`): how they hear of their work (a mail per notification,
-or a weekly digest on Mondays at 08:00), their language, and their private calendar feed.
+or a weekly digest on Mondays at 08:00), their language, their private calendar feed, and
+their API tokens with their expiry (`api_keys`: renew, revoke).
 
 The calendar feed is served at `/kalender/<token>.ics` without signing in — calendar programs
 cannot sign in — so the random token in the address is the credential (`tokens`). The
@@ -27,8 +28,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine.errors import NotFound
-from processes import notification_preferences
+from engine.errors import NotFound, ValidationError
+from processes import api_tokens, notification_preferences
 from webui.auth.access import engine, login_required, register
 from webui.security import limiter
 
@@ -58,11 +59,23 @@ def _page(status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
         "errors": {},
         "calendar": tokens.active(eng, user.id),
         "new_url": None,
+        "api_tokens": api_tokens.tokens(eng, user.id),
+        "api_token_days": _token_days(),
+        "now": eng.clock.now(),
         **extra,
     }
     if extra.get("submitted"):
         context["values"] = {**values, **extra["submitted"]}
     return render_template("account/settings.html", **context), status
+
+
+def _token_days() -> int | None:
+    """How long a renewed token works, for the page's explanation (None when
+    KEDJA_API_TOKEN_DAYS is wrong: renewing then says what is wrong)."""
+    try:
+        return api_tokens.lifetime_days()
+    except ValidationError:
+        return None
 
 
 @bp.get("")
@@ -138,3 +151,6 @@ def feed(token: str):  # type: ignore[no-untyped-def]
 def _feed_route(state: Any) -> None:
     # The feed's address is /kalender/<token>.ics, outside the blueprint's /konto prefix.
     state.app.add_url_rule("/kalender/<token>.ics", endpoint="account.feed", view_func=feed)
+
+
+from . import api_keys  # noqa: E402, F401 — registers the API token routes on bp

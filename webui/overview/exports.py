@@ -3,30 +3,24 @@
 Both exports are made from the same tables (`tables`), which hold the same figures and
 words as the page, so a paper made from the spreadsheet says what the page says. CSV uses
 semicolons and a byte-order mark, as Swedish Excel expects when the file is opened with a
-double-click. Text the organisations wrote (a measure, a comment) that begins like a
-formula (=, +, -, @) is prefixed with an apostrophe, so a spreadsheet shows it rather than
-running it (CSV injection).
+double-click. Every cell goes through `webui.spreadsheets`, the guard all exports share:
+no cell can start a formula, whatever separator the reader's spreadsheet splits on (CSV
+injection).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from processes.calendar import STOCKHOLM
 from processes.dashboard import TertialOverview
+from webui import spreadsheets
 
 from . import labels
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -40,12 +34,6 @@ class Table:
 def when(value: datetime | None) -> str:
     """An instant as Swedish offices write it, in Stockholm time, whatever the language."""
     return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def tables(view: TertialOverview, filters: str) -> list[Table]:
@@ -128,12 +116,12 @@ def tables(view: TertialOverview, filters: str) -> list[Table]:
             [
                 r.name,
                 m.nr if m.nr is not None else "",
-                safe(m.atgard),
+                m.atgard,
                 labels.status(m.status),
                 labels.colour(m.farg),
                 labels.colour(m.previous_farg) if view.previous else "",
                 labels.trend(m.trend),
-                safe(m.kommentar or ""),
+                m.kommentar or "",
             ]
             for r in view.reports
             if r.submitted
@@ -144,29 +132,8 @@ def tables(view: TertialOverview, filters: str) -> list[Table]:
 
 
 def to_csv(table: Table) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(table.headers)
-    writer.writerows([[safe(v) for v in row] for row in table.rows])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return spreadsheets.csv_bytes(table.headers, table.rows, delimiter=";")
 
 
 def to_xlsx(all_tables: list[Table], title: str) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    book.properties.title = title
-    book.properties.creator = "Kedja"
-    for table in all_tables:
-        sheet = book.create_sheet(table.title[:31])
-        sheet.append(table.headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows:
-            sheet.append([safe(v) for v in row])
-        sheet.freeze_panes = "A2"
-        for index, header in enumerate(table.headers, start=1):
-            longest = max([len(str(header)), *(len(str(r[index - 1])) for r in table.rows)])
-            sheet.column_dimensions[get_column_letter(index)].width = min(60, max(8, longest + 2))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return spreadsheets.xlsx_bytes([(t.title, t.headers, t.rows) for t in all_tables], title)
