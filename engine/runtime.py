@@ -16,21 +16,21 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import instance_migration, messages
+from . import damaged, form_contract, instance_migration
 from .actors import Actor, system_actor
 from .clock import Clock, from_storage, to_storage
+from .correlation import MessageCorrelation
 from .database import Database
-from .errors import Conflict, InvalidState, NotFound
+from .errors import Conflict, DamagedState, InvalidState, NotFound
 from .history import History
 from .instance_migration import MigrationCheck
 from .models import (
     Incident,
-    MessageOutbox,
-    MessageSubscription,
     ProcessInstance,
 )
 from .repository import Repository
 from .serialization import SPIFF_STATE_VERSION, StateCodec
+from .services import RUNNABLE
 from .steps import NewInstance, StepContext, StepOutcome, StepRunner
 
 
@@ -62,7 +62,7 @@ class Started:
     created_tasks: list[int]
 
 
-class Runtime:
+class Runtime(MessageCorrelation):
     def __init__(
         self,
         db: Database,
@@ -97,6 +97,39 @@ class Runtime:
             NewInstance(key, version, data or {}, business_key), lambda ctx: None, actor
         )
         return Started(outcome.instance_id, outcome.incident, outcome.created_tasks)
+
+    def start_with_form(
+        self,
+        key: str,
+        answers: dict[str, Any],
+        actor: Actor,
+        version: int | None = None,
+        business_key: str | None = None,
+        variables: dict[str, Any] | None = None,
+    ) -> Started:
+        """Start as a person or an integration asks to (the REST API, the command line):
+        `answers` may hold only what the process's start form declares, valid against it
+        (a process without a start form takes no answers). `variables` come from the host
+        (the catalogue's calendar), are trusted, and win over answers of the same name.
+
+        `start` itself takes trusted variables: it is what the host's own code calls."""
+        definition = self.repository.runnable(key, version)
+        form = self.repository.start_form(definition.id)
+        form_contract.admit(
+            self.repository.form(definition.id, form) if form else None,
+            form,
+            answers,
+            {},
+            f"the start of '{key}'",
+            f"Starting '{key}'",
+        )
+        return self.start(
+            key,
+            {**answers, **(variables or {})},
+            actor,
+            version=definition.version,
+            business_key=business_key,
+        )
 
     def _run(
         self, instance_id: int | NewInstance, change, actor: Actor, **kwargs: Any
@@ -153,11 +186,22 @@ class Runtime:
             if row is None:
                 raise NotFound(f"There is no process instance {instance_id}.")
             current = self.repository.definition(row.definition_id)
-            target = self.repository.get(current.key, version)
-            workflow = self.steps.load(row)
+            target = self._target(current.key, version)
+            try:
+                workflow = self.steps.load(row)
+            except DamagedState as damage:  # it cannot move; it can be terminated
+                result = MigrationCheck(instance_id, current.version, target.version)
+                result.problems = [f"its stored state cannot be loaded ({damage.problem})"]
+                return result
         result = MigrationCheck(instance_id, current.version, target.version)
         result.problems = self._migration_problems(row.state, current, target, workflow)
         return result
+
+    def _target(self, key: str, version: int | None) -> Any:
+        """The version to move to: the one asked for, else the newest that may run."""
+        return (
+            self.repository.runnable(key) if version is None else self.repository.get(key, version)
+        )
 
     def _migration_problems(
         self, state: str, current: Any, target: Any, workflow: BpmnWorkflow
@@ -166,6 +210,16 @@ class Runtime:
             return [f"the instance is {state}; only a running instance moves"]
         if target.id == current.id:
             return [f"the instance already runs on version {current.version}"]
+        approval = self.repository.approval_state(target.id)
+        if approval not in RUNNABLE:
+            return [
+                f"version {target.version} "
+                + (
+                    "was refused by an administrator"
+                    if approval == "refused"
+                    else "awaits an administrator's approval"
+                )
+            ]
         spec, subprocess_specs = self.repository.specs(target.id)
         return instance_migration.check(self.codec.registry, workflow, spec, subprocess_specs)
 
@@ -179,7 +233,7 @@ class Runtime:
 
         def change(ctx: StepContext) -> None:
             current = ctx.definition
-            target = self.repository.get(current.key, version)
+            target = self._target(current.key, version)
             found = MigrationCheck(instance_id, current.version, target.version)
             found.problems = self._migration_problems(
                 ctx.instance.state, current, target, ctx.workflow
@@ -232,7 +286,7 @@ class Runtime:
         (default: the latest): those that can move, move (each in its own step, recorded in
         its history); the others stay and are returned with their reasons.
         Returns (moved, refused)."""
-        target = self.repository.get(key, version)
+        target = self._target(key, version)
         with self.db.read() as session:
             candidates = session.scalars(
                 select(ProcessInstance.id)
@@ -286,166 +340,12 @@ class Runtime:
             ctx.continue_engine = False
             ctx.record("instance.terminated", {"reason": reason})
 
-        self.steps.run(instance_id, change, actor, allow_suspended=True)
-
-    # -- messages -------------------------------------------------------------------------
-
-    def correlate(
-        self,
-        message_name: str,
-        payload: dict[str, Any] | None = None,
-        correlation: dict[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        """Deliver a message to the one instance waiting for it, or start the process whose
-        start event it is. Returns the instance id. Ambiguity is an error, not a guess."""
-        actor = actor or system_actor()
-        payload, correlation = payload or {}, correlation or {}
-        target = self._find_receiver(message_name, payload, correlation)
-        if target is not None:
-            instance_id, element_id = target
-            self._deliver(instance_id, element_id, message_name, payload, correlation, actor)
-            return instance_id
-        starters = self.repository.start_message_definitions(message_name)
-        if len(starters) == 1:
-            definition = starters[0]
-            instance_id = self._run(
-                NewInstance(definition.key, definition.version, {}, None), lambda ctx: None, actor
-            ).instance_id  # at the start event
-            self._deliver(instance_id, None, message_name, payload, correlation, actor)
-            return instance_id
-        if len(starters) > 1:
-            raise Conflict(
-                f"Message '{message_name}' starts several processes "
-                f"({', '.join(d.key for d in starters)}); Kedja will not guess."
+        try:
+            self.steps.run(instance_id, change, actor, allow_suspended=True)
+        except DamagedState as damage:  # its state cannot be loaded: end it from its rows
+            damaged.terminate(
+                self.db, self.history, self.clock.now(), instance_id, actor, reason, damage
             )
-        waiting = self._waiting_values(message_name)
-        if waiting:
-            raise NotFound(
-                f"{len(waiting)} instance(s) wait for message '{message_name}', but none "
-                f"matches its correlation (the message gives {correlation or payload}; they "
-                f"expect {'; '.join(waiting[:5])}). Check the correlation values."
-            )
-        where = f" with correlation {correlation}" if correlation else ""
-        raise NotFound(
-            f"No instance is waiting for message '{message_name}'{where}, and no "
-            "deployed process starts with it. Check the message name and the "
-            "correlation values."
-        )
-
-    def _find_receiver(
-        self, message_name: str, payload: dict[str, Any], correlation: dict[str, Any]
-    ) -> tuple[int, str] | None:
-        environment = self.steps.script_engine.environment
-
-        def evaluate(expression: str | None, context: dict[str, Any]) -> Any:
-            if not expression:
-                return None
-            try:
-                return environment.evaluate(expression, dict(context))
-            except Exception:
-                return None
-
-        with self.db.read() as session:
-            rows = session.scalars(
-                select(MessageSubscription)
-                .where(MessageSubscription.message_name == message_name)
-                .order_by(MessageSubscription.id)
-            ).all()
-            hits = [r for r in rows if messages.matches(r, correlation, payload, evaluate)]
-        instances = sorted({r.instance_id for r in hits})
-        if len(instances) > 1:
-            raise Conflict(
-                f"{len(instances)} instances ({', '.join(map(str, instances))}) wait "
-                f"for message '{message_name}' and the correlation does not single "
-                "one out; give correlation values that identify the receiver."
-            )
-        return (hits[0].instance_id, hits[0].element_id) if hits else None
-
-    def _waiting_values(self, message_name: str) -> list[str]:
-        with self.db.read() as session:
-            rows = session.scalars(
-                select(MessageSubscription).where(MessageSubscription.message_name == message_name)
-            ).all()
-        return [f"instance {r.instance_id}: {json.loads(r.correlation)['values']}" for r in rows]
-
-    def _deliver(
-        self,
-        instance_id: int,
-        element_id: str | None,
-        message_name: str,
-        payload: dict[str, Any],
-        correlation: dict[str, Any],
-        actor: Actor,
-    ) -> None:
-        def change(ctx: StepContext) -> None:
-            target = element_id
-            if target is None:  # a message start event: the only waiting subscription
-                subs = messages.waiting_subscriptions(ctx.workflow)
-                target = next(s.element_id for s in subs if s.message_name == message_name)
-            messages.deliver(ctx.workflow, target, message_name, payload, correlation)
-            ctx.record(
-                "message.received",
-                {"name": message_name, "payload": payload, "correlation": correlation},
-                element_id=target,
-            )
-
-        self._run(instance_id, change, actor)
-
-    def deliver_pending(self, limit: int = 100) -> int:
-        """Deliver queued messages whose receiver now waits; returns how many went out."""
-        delivered = 0
-        with self.db.read() as session:
-            pending = session.scalars(
-                select(MessageOutbox).order_by(MessageOutbox.id).limit(limit)
-            ).all()
-        for message in pending:
-            payload = self.codec.load_data(message.payload) or {}
-            correlation = self.codec.load_data(message.correlation) or {}
-            try:
-                target = self._find_receiver(message.message_name, payload, correlation)
-            except Conflict as exc:
-                self._note_outbox_error(message.id, str(exc))
-                continue
-            if target is None:
-                continue
-            instance_id, element_id = target
-
-            def change(
-                ctx: StepContext,
-                message_id=message.id,
-                element_id=element_id,
-                payload=payload,
-                correlation=correlation,
-                name=message.message_name,
-                source=message.source_instance_id,
-            ) -> None:
-                taken = ctx.sql.execute(
-                    "DELETE FROM message_outbox WHERE id = :id", {"id": message_id}
-                )
-                if taken != 1:  # delivered by another process meanwhile
-                    ctx.continue_engine = False
-                    return
-                messages.deliver(ctx.workflow, element_id, name, payload, correlation)
-                ctx.record(
-                    "message.received",
-                    {"name": name, "payload": payload, "from_instance": source},
-                    element_id=element_id,
-                )
-
-            try:
-                self._run(instance_id, change, system_actor())
-                delivered += 1
-            except Conflict:
-                continue
-        return delivered
-
-    def _note_outbox_error(self, message_id: int, error: str) -> None:
-        with self.db.write() as session:
-            row = session.get(MessageOutbox, message_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error
 
     # -- reading --------------------------------------------------------------------------
 

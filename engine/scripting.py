@@ -213,15 +213,55 @@ class _KedjaPolicy(RestrictingNodeTransformer):
         return super().visit_Attribute(node)
 
 
-@functools.lru_cache(maxsize=4096)
+MAX_SOURCE_CHARS = 20_000
+"""Longest script, condition or expression text the sandbox compiles (the city's longest script
+is about 1,300 characters). Longer work belongs in a service task operator; the limit also
+keeps a diagram from making the compiler build an enormous tree."""
+_MAX_MESSAGE_CHARS = 300  # RestrictedPython quotes the whole failing statement in its message
+TOO_LONG = "too long"
+TOO_DEEP = "nested too deeply"
+
+
+def _refused(message: str) -> CompileResult:
+    return CompileResult(None, (f"Line 1: {message}",), [], {})
+
+
 def _compile(source: str, mode: str) -> CompileResult:
-    compiler = {"exec": compile_restricted_exec, "eval": compile_restricted_eval}.get(mode)
-    if compiler is None:
+    """Compile `source` under the sandbox's policy; every failure is a CompileResult's error.
+
+    Python's parser and compiler recurse once per nesting level: `x = ---…1` (100,000 signs)
+    or `1+1+…` (200,000 terms) raise MemoryError or RecursionError (past about 250 levels)
+    rather than a SyntaxError, and a NUL byte raises ValueError. Those become errors here,
+    so a deploy reports them against the element and a run refuses them like any rule.
+    Over-long text is refused before it reaches the cache, which would otherwise keep it;
+    these refusals are not cached either (how deep Python gets depends on the caller's stack).
+    """
+    if mode not in ("exec", "eval"):
         raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
+    if len(source) > MAX_SOURCE_CHARS:
+        return _refused(
+            f"{TOO_LONG}: {len(source):,} characters, at most {MAX_SOURCE_CHARS:,} are allowed"
+        )
+    try:
+        return _compile_cached(source, mode)
+    except (RecursionError, MemoryError) as err:
+        return _refused(f"{TOO_DEEP} for Python to compile ({type(err).__name__})")
+    except ValueError as err:  # "source code string cannot contain null bytes" (Python < 3.12)
+        return _refused(f"cannot be compiled: {err}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_cached(source: str, mode: str) -> CompileResult:
+    compiler = compile_restricted_exec if mode == "exec" else compile_restricted_eval
     # Diagrams indent their text: "\n      amount > 10\n    " is a fine condition.
     source = source.strip() if mode == "eval" else textwrap.dedent(source)
     # Filename '<string>' lets SpiffWorkflow find the failing line in the traceback.
-    return compiler(source, "<string>", policy=_KedjaPolicy)
+    result = compiler(source, "<string>", policy=_KedjaPolicy)
+    errors = tuple(
+        e if len(e) <= _MAX_MESSAGE_CHARS else e[: _MAX_MESSAGE_CHARS - 1] + "…"
+        for e in result.errors
+    )
+    return result._replace(errors=errors)
 
 
 def check_source(source: str, mode: str) -> list[str]:
@@ -252,22 +292,33 @@ def _code(source: str, mode: str) -> Any:
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow's TaskDataEnvironment semantics, with RestrictedPython compiling the code.
 
-    Task data are the script's variables; after `execute`, what the script assigned stays in the
-    task data and the globals, functions and `external_context` entries are removed again.
+    Task data are the script's variables; after `execute`, what the script assigned stays in
+    the task data, and the script's own functions are removed again.
+
+    Two namespaces, so that no field name can break a script: the sandbox's helpers (`date`,
+    `math`, the host's functions) are *builtins* of the script, and process data are its
+    *variables*. Python looks a name up in the variables first and in the builtins last, so a
+    form field called `date` is simply a variable called `date` in the scripts of its
+    instance: it never collides with anything, and the helpers are never copied into (nor
+    deleted from) the task data. SpiffWorkflow's own environment puts both in one namespace
+    and refuses data whose name is a helper's, which let one stray field stop every script of
+    a case (docs/decisions.md).
     """
 
     def __init__(self, environment_globals: dict[str, Any] | None = None) -> None:
-        super().__init__({**SAFE_GLOBALS, **(environment_globals or {})})
+        super().__init__({})
+        self.helpers: dict[str, Any] = {**SAFE_GLOBALS, **(environment_globals or {})}
+        self._guards = {**_GUARDS, "__builtins__": {**_BUILTINS, **self.helpers}}
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
-        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
+        namespace = {**(external_context or {}), **context, **self._guards}
         return eval(_code(expression, "eval"), namespace)  # noqa: S307 - restricted, guarded
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         external_context = external_context or {}
         self.check_for_overwrite(context, external_context)
         code = _code(script, "exec")
-        context.update({**self.globals, **external_context, **_GUARDS})
+        context.update({**external_context, **self._guards})
         try:
             exec(code, context)  # noqa: S102 - restricted code, guarded namespace
         finally:
@@ -277,16 +328,18 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def _remove_globals_and_functions_from_context(
         self, context: dict, external_context: dict | None = None
     ) -> None:
-        drop = {*_GUARDS, *self.globals, *(external_context or {})}
+        drop = {*self._guards, *(external_context or {})}
         for key in [k for k, v in context.items() if k in drop or callable(v)]:
             del context[key]
 
     def check_for_overwrite(self, context: dict, external_context: dict) -> None:
-        clash = (set(self.globals) | set(external_context)).intersection(context)
+        """Data objects (`external_context`) and task data are both process data: one name
+        in both is a real ambiguity, so it is refused. Helpers cannot clash (see above)."""
+        clash = set(external_context).intersection(context)
         if clash:
             raise ValueError(
-                "You have task data that overwrites a predefined function(s). Please change the "
-                f"following variable or field name(s) to something else: {sorted(clash)}"
+                "The task data and the process's data objects both hold "
+                f"{', '.join(sorted(clash))}; rename the data object or the field."
             )
 
 

@@ -1,9 +1,9 @@
-"""The human-task store: list, claim, unclaim, save a draft, complete.
+"""The human-task store's verbs: claim, unclaim, hand over, save a draft, complete, skip.
 
-Lists read the mirrored `human_task` rows (indexed by state, role, organisation, assignee), so
-a task list costs the same however many instances run. Completing a task is an engine step:
-the form data is validated against the task's JSON Schema first (field-level problems,
-nothing stored when invalid), then applied and the instance continued in one transaction.
+Reading (one task, task lists) is `TaskQueries` (engine/task_queries.py). Completing a task
+is an engine step: the data passes the task's form first (engine/form_contract.py: only the
+fields the form lets a person set, valid against its JSON Schema; field-level problems,
+nothing stored when refused), then is applied and the instance continued in one transaction.
 
 Two people completing the same task at once: one wins, the other gets `Conflict` naming who
 completed it. Two people completing *different* tasks of one instance at once both succeed:
@@ -15,25 +15,27 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from . import forms
+from . import form_contract
 from .actors import Actor
 from .clock import Clock, from_storage, to_storage
 from .database import Database
 from .errors import Conflict, NotFound, NotPermitted, Problem, ValidationError
 from .history import History, PendingEvent
-from .models import OPEN, HumanTask, ProcessInstance, TaskCandidate
+from .models import HumanTask, ProcessInstance
 from .repository import Repository
 from .serialization import StateCodec
 from .steps import StepContext, StepOutcome, StepRunner
+from .task_queries import Page, TaskInfo, TaskQueries
+
+__all__ = ["Page", "TaskInfo", "Tasks"]
 
 COMPLETE_RETRIES = 3
 
@@ -72,79 +74,10 @@ COMPLETE_ROW = """UPDATE human_task SET state = 'completed', completed_at = :at,
 _SELECT_INSTANCE = select(HT.instance_id).where(HT.id == bindparam("tid"))
 
 
-@dataclass(frozen=True)
-class TaskInfo:
-    id: int
-    instance_id: int
-    definition_key: str
-    definition_version: int
-    element_id: str
-    name: str | None
-    documentation: str | None
-    lane: str | None
-    role: str | None
-    organisation: str | None
-    assignee: str | None
-    candidate_users: list[str]
-    candidate_groups: list[str]
-    due_at: datetime | None
-    priority: int
-    form_schema: str | None
-    form_ui_schema: str | None
-    state: str
-    created_at: datetime
-    claimed_at: datetime | None
-    claimed_by: str | None
-    completed_at: datetime | None
-    completed_by: str | None
-    draft: dict[str, Any] | None
+class Tasks(TaskQueries):
+    """Claim, hand over, save drafts of and complete human tasks (and read them: see
+    `TaskQueries`)."""
 
-    @classmethod
-    def of(cls, row: HumanTask, codec: StateCodec) -> TaskInfo:
-        return cls(
-            row.id,
-            row.instance_id,
-            row.definition_key,
-            row.definition_version,
-            row.element_id,
-            row.name,
-            row.documentation,
-            row.lane,
-            row.role,
-            row.organisation,
-            row.assignee,
-            json.loads(row.candidate_users),
-            json.loads(row.candidate_groups),
-            from_storage(row.due_at),
-            row.priority,
-            row.form_schema,
-            row.form_ui_schema,
-            row.state,
-            from_storage(row.created_at),
-            from_storage(row.claimed_at),
-            row.claimed_by,
-            from_storage(row.completed_at),
-            row.completed_by,
-            codec.load_data(row.draft),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        for k, v in d.items():
-            if isinstance(v, datetime):
-                d[k] = v.isoformat()
-        return d
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[TaskInfo]
-    total: int
-    limit: int
-    offset: int
-
-
-class Tasks:
     def __init__(
         self,
         db: Database,
@@ -164,132 +97,6 @@ class Tasks:
         self._deliver_pending = deliver_pending
         self._instances: dict[int, int] = {}  # task id -> instance id
         steps.on_tasks_created.append(self._remember_created)
-
-    # -- queries --------------------------------------------------------------------------
-
-    def get(self, task_id: int) -> TaskInfo:
-        with self.db.read() as session:
-            return TaskInfo.of(self._row(session, task_id), self.codec)
-
-    def list(
-        self,
-        *,
-        actor: Actor | None = None,
-        instance_id: int | None = None,
-        state: str = "open",
-        scope: str = "all",
-        definition_key: str | None = None,
-        organisation: str | None = None,
-        due_before: datetime | None = None,
-        newest_due_first: bool = False,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> Page:
-        """Tasks by state; for an actor, only those they may see.
-
-        `scope` (with an actor): "mine" — assigned to them; "claimable" — unassigned and they
-        may claim; "all" — both. Filters: the process, the organisation, due before an
-        instant (overdue: before now). Open tasks are sorted by due date (soonest first, or
-        latest first), undated last.
-        """
-        query = select(HumanTask)
-        if actor is not None and state == "open":
-            query = query.where(self._visible_open_to(actor, scope))
-        elif state != "any":
-            # The literal lets the database use the partial indexes on open tasks (a bound
-            # parameter does not prove `state = 'open'` to SQLite's planner).
-            query = query.where(OPEN if state == "open" else HumanTask.state == state)
-        if actor is not None and state != "open":
-            query = query.where(self._visible_to(actor, scope))
-        if instance_id is not None:
-            query = query.where(HumanTask.instance_id == instance_id)
-        if definition_key is not None:
-            query = query.where(HumanTask.definition_key == definition_key)
-        if organisation is not None:
-            query = query.where(HumanTask.organisation == organisation)
-        if due_before is not None:
-            query = query.where(HumanTask.due_at < to_storage(due_before))
-        with self.db.read() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            if state == "completed":
-                order = (HumanTask.completed_at.desc(), HumanTask.id.desc())
-            else:
-                due = HumanTask.due_at.desc() if newest_due_first else HumanTask.due_at
-                order = (HumanTask.due_at.is_(None), due, HumanTask.id)
-            rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
-            return Page([TaskInfo.of(r, self.codec) for r in rows], total, limit, offset)
-
-    def _visible_open_to(self, actor: Actor, scope: str):  # type: ignore[no-untyped-def]
-        """Open tasks the actor may see, as a flat OR whose every term names `state = 'open'`:
-        SQLite then answers each term from its own partial index instead of scanning every
-        open task (bench/tasklist.py: p95 84 ms -> 28 ms for 10,000 open tasks)."""
-        mine = and_(OPEN, HumanTask.assignee == actor.id)
-        unassigned = and_(OPEN, HumanTask.assignee.is_(None))
-        if actor.admin:
-            eligible = [unassigned]
-        else:
-            eligible = [
-                and_(
-                    unassigned,
-                    HumanTask.id.in_(
-                        select(TaskCandidate.task_id).where(
-                            or_(
-                                and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
-                                and_(
-                                    TaskCandidate.kind == "group",
-                                    TaskCandidate.value.in_(actor.roles),
-                                ),
-                            )
-                        )
-                    ),
-                )
-            ]
-            eligible += [
-                and_(unassigned, HumanTask.role == role)
-                if org is None
-                else and_(unassigned, HumanTask.role == role, HumanTask.organisation == org)
-                for role, org in sorted(actor.grants, key=str)
-            ]
-        if scope == "mine":
-            return mine
-        if scope == "claimable":
-            return or_(*eligible)
-        return or_(mine, *eligible)
-
-    def _visible_to(self, actor: Actor, scope: str):  # type: ignore[no-untyped-def]
-        mine = HumanTask.assignee == actor.id
-        if actor.admin:
-            eligible = HumanTask.assignee.is_(None)
-        else:
-            # A grant without an organisation holds city-wide.
-            by_grant = [
-                HumanTask.role == role
-                if org is None
-                else and_(HumanTask.role == role, HumanTask.organisation == org)
-                for role, org in actor.grants
-            ]
-            candidate = HumanTask.id.in_(
-                select(TaskCandidate.task_id).where(
-                    or_(
-                        and_(TaskCandidate.kind == "user", TaskCandidate.value == actor.id),
-                        and_(TaskCandidate.kind == "group", TaskCandidate.value.in_(actor.roles)),
-                    )
-                )
-            )
-            eligible = and_(
-                HumanTask.assignee.is_(None), or_(candidate, *by_grant) if by_grant else candidate
-            )
-        if scope == "mine":
-            return mine
-        if scope == "claimable":
-            return eligible
-        return or_(mine, eligible)
-
-    def _row(self, session: Session, task_id: int) -> HumanTask:
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            raise NotFound(f"There is no task {task_id}.")
-        return row
 
     # -- permissions ----------------------------------------------------------------------
 
@@ -408,14 +215,33 @@ class Tasks:
     def save_draft(self, task_id: int, data: dict[str, Any], actor: Actor) -> TaskInfo:
         """Keep half-filled answers without validating them; the task stays open."""
         now = self.clock.now()
+        current = self.data(task_id) if data else {}  # what read-only fields must keep
         with self.db.write() as session:
             row = self._row(session, task_id)
             self._check_open(row)
             if not self.may_work_on(actor, row):
                 raise NotPermitted(f"{actor.id} may not work on task {task_id}.")
+            self._check_contract(row, data, current, validate=False)
             row.draft = self.codec.dump_data(data)
             row.draft_saved_at = to_storage(now)
             return TaskInfo.of(row, self.codec)
+
+    def _check_contract(
+        self, row: Any, data: dict[str, Any], current: Any, validate: bool = True
+    ) -> None:
+        """Only the fields the task's form lets a person set, and only valid values
+        (engine/form_contract): the same gate for the web form, the API and the command
+        line, and for drafts, which would otherwise carry a field into a later completion."""
+        form = self.repository.form(row.definition_id, row.form_schema) if row.form_schema else None
+        form_contract.admit(
+            form,
+            row.form_schema,
+            data,
+            current,
+            f"task '{row.name or row.element_id}'",
+            f"Task {row.id} ('{row.name}')",
+            validate,
+        )
 
     def _append(
         self,
@@ -474,17 +300,13 @@ class Tasks:
                 row.completed_at = ctx.sql.datetime(row.completed_at)
                 self._check_open(row)
             row = SimpleNamespace(**dict(zip(_COMPLETE_FIELDS, closed, strict=True)))
+            spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
             if reason is None:
                 # Permission first, so a person without access learns nothing about the
-                # form; then the data, so nothing invalid reaches the process.
+                # form; then the contract and the data, so nothing undeclared or invalid
+                # reaches the process.
                 self._check_may_complete(row, actor)
-                if row.form_schema:
-                    forms.validate(
-                        self.repository.form(row.definition_id, row.form_schema),
-                        data,
-                        row.form_schema,
-                    )
-            spiff_task = ctx.workflow.get_task_from_id(UUID(row.spiff_task_id))
+                self._check_contract(row, data, spiff_task.data)
             spiff_task.data.update(data)
             spiff_task.run()
             ctx.mirrored.close(row.spiff_task_id)

@@ -81,11 +81,24 @@ def start(
     year: int,
     data: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    answers: dict[str, Any] | None = None,
 ) -> int:
-    """Start `key` for `year` with the calendar's variables; returns the instance id."""
-    started = engine.runtime.start(
-        key, start_data(year, data), actor or system_actor(), business_key=f"{key}:{year}"
-    )
+    """Start `key` for `year` with the calendar's variables (and the host's `data`);
+    returns the instance id. `answers` are what a person or an integration asked to start
+    with: they pass the process's start form (`Runtime.start_with_form`)."""
+    business_key = f"{key}:{year}"
+    if answers is None:
+        started = engine.runtime.start(
+            key, start_data(year, data), actor or system_actor(), business_key=business_key
+        )
+    else:
+        started = engine.runtime.start_with_form(
+            key,
+            answers,
+            actor or system_actor(),
+            business_key=business_key,
+            variables=start_data(year, data),
+        )
     return started.instance_id
 
 
@@ -117,6 +130,7 @@ def start_once(
     year: int,
     data: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    answers: dict[str, Any] | None = None,
 ) -> int | None:
     """Start the yearly process `key` for `year` unless it is started already; returns the
     new instance's id, or None if it was. The process is claimed for the year in its own
@@ -124,7 +138,7 @@ def start_once(
     if started_for(engine, key, year) is not None or not _claim(engine, key, year):
         return None
     try:
-        instance_id = start(engine, key, year, data, actor=actor)
+        instance_id = start(engine, key, year, data, actor=actor, answers=answers)
     except Exception:
         with engine.db.write() as session:  # let a later attempt try again
             session.execute(

@@ -24,13 +24,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import Actor, Engine, KedjaError, SimulatedClock, ValidationError
+from engine import Actor, Engine, KedjaError, SimulatedClock, ValidationError, system_actor
 from engine.forms import example_data
 from engine.models import HistoryEvent, MessageSubscription, ProcessInstance
 
 from . import catalogue, demo, nominations
 from .calendar import STOCKHOLM, GovernanceCalendar
-from .governance import open_engine
+from .governance import open_engine, register_of
 
 SIMULATOR = Actor("simulator", admin=True)
 MAX_ROUNDS = 100_000
@@ -112,7 +112,9 @@ def _run(
             session.scalar(select(HistoryEvent.id).order_by(HistoryEvent.id.desc()).limit(1)) or 0
         )
     if deploy:
-        engine.repository.deploy(deploy, SIMULATOR)
+        # On the throwaway copy the changed diagram runs as if approved: a simulation shows
+        # what a version would do before anyone is asked to approve it.
+        engine.repository.deploy(deploy, system_actor())
     variables = GovernanceCalendar().variables(start.year)
     for key, data in start_keys:
         engine.runtime.start(key, {**variables, **data}, SIMULATOR)
@@ -176,10 +178,21 @@ def _complete_open_tasks(
                 schema = json.loads(engine.repository.form(definition.id, task.form_schema))
                 data = _fill(schema, engine.tasks.data(task.id))
             try:
-                engine.tasks.complete(task.id, data, SIMULATOR)
+                engine.tasks.complete(task.id, data, _completer(engine, task))
             except ValidationError as exc:
                 reason = "; ".join(p.message for p in exc.problems[:3])
                 skipped[task.id] = f"its form's example data is not valid ({reason})"
+
+
+def _completer(engine: Engine, task: Any) -> Actor:
+    """Someone who may do the task: a holder of its role (for its organisation), as in the
+    city, so that what checks who acted (a decision must come from the deciding body) sees
+    what it would see; the simulator itself for a task nobody holds the role for."""
+    if task.role:
+        holders = register_of(engine).users_with_role(task.role, task.organisation)
+        if holders:
+            return register_of(engine).actor(holders[0])
+    return SIMULATOR
 
 
 def _next_new_year(now: datetime) -> datetime:
@@ -195,6 +208,12 @@ def _fill(schema: dict[str, Any], known: Any) -> Any:
         props = schema.get("properties", {})
         result = {}
         for name, sub in props.items():
+            if isinstance(sub, dict) and sub.get("readOnly"):
+                # The process sets it; a person may only send it back unchanged
+                # (engine/form_contract.py), as a table row's read-only cells are.
+                if name in known:
+                    result[name] = known[name]
+                continue
             if name in known:
                 result[name] = _fill(sub, known[name])
             elif name in schema.get("required", []):

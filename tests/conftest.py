@@ -144,7 +144,7 @@ def deploy(engine, tmp_path):
         folder.mkdir()
         for item in items:
             assert isinstance(item, Diagram)
-            (folder / f"{item.process_id}.bpmn").write_text(item.xml(), encoding="utf-8")
+            item.write(folder)
         for name, content in files.items():
             (folder / name.replace("__", ".")).write_text(content, encoding="utf-8")
         return engine.repository.deploy([folder], Actor("owner", admin=True))

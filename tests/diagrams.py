@@ -8,7 +8,9 @@ call activities. It is test scaffolding, not a modelling API.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 NS = (
@@ -39,6 +41,7 @@ class Diagram:
     messages: dict[str, str] = field(default_factory=dict)  # id -> name
     correlations: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     extra_definitions: str = ""
+    forms: dict[str, str] = field(default_factory=dict)  # file name -> JSON Schema text
 
     def _add(self, node: _Node) -> Diagram:
         self.nodes.append(node)
@@ -80,9 +83,18 @@ class Diagram:
         name: str | None = None,
         lane: str | None = None,
         form: str | None = None,
+        takes: tuple[str, ...] = (),
         **properties: str,
     ) -> Diagram:
+        """A user task; `takes` gives it a form declaring those fields (any value), written
+        beside the diagram by `write` and the `deploy` fixture: a task without a form takes
+        no data (engine/form_contract.py)."""
         props = dict(properties)
+        if takes and not form:
+            form = f"{id}.schema.json"
+            self.forms[form] = json.dumps(
+                {"type": "object", "properties": {name: {} for name in takes}}
+            )
         if form:
             props["formJsonSchemaFilename"] = form
         body = ""
@@ -165,6 +177,15 @@ class Diagram:
         """Give `message` a correlation property `prop` read by `expression`."""
         self.correlations.setdefault(prop, (prop, {}))[1][self._msg(message)] = expression
         return self
+
+    def write(self, folder: Path) -> Path:
+        """The diagram as `<process id>.bpmn` in `folder`, with the forms `takes` made."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.process_id}.bpmn"
+        path.write_text(self.xml(), encoding="utf-8")
+        for name, text in self.forms.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return path
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -341,21 +362,26 @@ def _slug(text: str) -> str:
 # -- ready-made processes -----------------------------------------------------------------
 
 
-def linear(process_id: str, n: int, form: str | None = None) -> Diagram:
+def linear(
+    process_id: str, n: int, form: str | None = None, takes: tuple[str, ...] = ()
+) -> Diagram:
+    """start -> task_1 … task_n -> end; `form` names task_1's form, `takes` gives every task
+    a form with those fields."""
     d = Diagram(process_id).start()
     ids = ["start"]
     for i in range(1, n + 1):
-        d.user(f"task_{i}", f"Task {i}", form=form if i == 1 else None)
+        d.user(f"task_{i}", f"Task {i}", form=form if i == 1 else None, takes=takes)
         ids.append(f"task_{i}")
     d.end()
     return d.chain(*ids, "end")
 
 
 def loop(process_id: str, with_parallel: bool = False) -> Diagram:
-    """report -> count += 1 -> (count < rounds ? back : end): a tertial loop in miniature."""
+    """report -> count += 1 -> (count < rounds ? back : end): a tertial loop in miniature.
+    The report takes a `status`."""
     d = Diagram(process_id).start()
     d.script("init", "count = 0")
-    d.user("report", "Report")
+    d.user("report", "Report", takes=("status",))
     d.script("tally", "count = count + 1")
     d.xor("more", default="flow_more_end")
     d.end()

@@ -352,9 +352,13 @@ def test_a_process_outside_the_catalogue_starts_with_its_business_key(api: Any) 
     owner = api("processagare")
     files = {"files": (io.BytesIO(SIMPLE_BPMN.encode()), "api_simple.bpmn")}
     owner.post("/deployments", data=files, content_type="multipart/form-data")
-    started = owner.post(
-        "/instances", json={"key": "api_simple", "data": {"a": 1}, "business_key": "k-1"}
+    # Start data is the start form's to declare; this process has none, so it takes none.
+    refused = assert_problem(
+        owner.post("/instances", json={"key": "api_simple", "data": {"a": 1}}), 422
     )
+    assert [e["pointer"] for e in refused["errors"]] == ["/data/a"]
+    assert owner.get("/instances?key=api_simple").get_json()["total"] == 0
+    started = owner.post("/instances", json={"key": "api_simple", "business_key": "k-1"})
     assert started.status_code == 201, started.get_json()
     assert started.get_json()["instance"]["state"] == "completed"
     assert started.get_json()["instance"]["business_key"] == "k-1"

@@ -55,7 +55,11 @@ def test_a_whole_round_through_the_cli(kedja, bundle):
     listed = _json(kedja("definitions", "--json"))
     assert [(d["key"], d["version"]) for d in listed] == [("review", 1)]
 
-    started = kedja("start", "review", "--data", '{"year": 2026}', "--as", "anna", "--json")
+    # The process has no start form, so a start takes no data (engine/form_contract.py).
+    refused = kedja("start", "review", "--data", '{"year": 2026}', "--as", "anna")
+    assert refused.exit_code == 3 and "'year' cannot be set" in refused.stderr
+    assert _json(kedja("instances", "--json")) == []
+    started = kedja("start", "review", "--as", "anna", "--json")
     assert started.exit_code == 0, started.output
     iid = _json(started)["instance"]["id"]
 

@@ -75,8 +75,7 @@ def _check(engine, iid, task_id, results):
 
 def test_concurrent_completion_sqlite_threads(sqlite_url, tmp_path):
     engine = Engine(sqlite_url)
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "race.bpmn").write_text(linear("race", 2).xml())
+    linear("race", 2, takes=("by",)).write(tmp_path / "b")
     engine.repository.deploy([tmp_path / "b"], ADMIN)
     for _ in range(5):  # several rounds: the race must hold every time
         iid = engine.runtime.start("race", {}, ADMIN).instance_id
@@ -91,8 +90,7 @@ def test_concurrent_completion_postgresql_connections(pg_server, tmp_path):
 
     _reset_pg(pg_server)
     first, second = Engine(pg_server), Engine(pg_server)
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "race.bpmn").write_text(linear("race", 2).xml())
+    linear("race", 2, takes=("by",)).write(tmp_path / "b")
     first.repository.deploy([tmp_path / "b"], ADMIN)
     try:
         for _ in range(3):
@@ -113,16 +111,15 @@ def test_different_tasks_of_one_instance_complete_concurrently(db_url, tmp_path)
         Diagram("branches")
         .start()
         .parallel("split")
-        .user("a", "A")
-        .user("b", "B")
+        .user("a", "A", takes=("a",))
+        .user("b", "B", takes=("b",))
         .parallel("join")
         .user("after", "After")
         .end()
     )
     d.chain("start", "split").flow("split", "a").flow("split", "b").flow("a", "join")
     d.flow("b", "join").chain("join", "after", "end")
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "branches.bpmn").write_text(d.xml())
+    d.write(tmp_path / "b")
     engine.repository.deploy([tmp_path / "b"], ADMIN)
     iid = engine.runtime.start("branches", {}, ADMIN).instance_id
     tasks = engine.tasks.list(instance_id=iid).items
@@ -156,8 +153,7 @@ def test_a_step_in_another_process_is_seen_by_this_ones_cache(db_url, tmp_path):
     """Web process A holds the instance in its step cache; worker B moves it on; A must
     step from B's state, not its own old copy."""
     web, worker = Engine(db_url), Engine(db_url)
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "relay.bpmn").write_text(linear("relay", 3).xml())
+    linear("relay", 3, takes=("one", "two")).write(tmp_path / "b")
     web.repository.deploy([tmp_path / "b"], ADMIN)
     started = web.runtime.start("relay", {}, ADMIN)  # cached in `web`
     (first,) = started.created_tasks

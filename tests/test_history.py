@@ -14,7 +14,7 @@ ADMIN = Actor("admin", admin=True)
 
 
 def _run_one(engine, deploy):
-    deploy(linear("audited", 2))
+    deploy(linear("audited", 2, takes=("decision",)))
     iid = engine.runtime.start("audited", {"year": 2026}, ADMIN).instance_id
     (task,) = engine.tasks.list(instance_id=iid).items
     engine.tasks.claim(task.id, ADMIN)

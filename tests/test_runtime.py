@@ -18,7 +18,7 @@ def _only_task(engine, instance_id):
 
 
 def test_instance_runs_to_completion_with_data(engine, deploy):
-    deploy(linear("flow", 3))
+    deploy(linear("flow", 3, takes=("answer_0", "answer_1", "answer_2")))
     started = engine.runtime.start("flow", {"year": 2026}, ADMIN, business_key="2026")
     for i in range(3):
         task = _only_task(engine, started.instance_id)
@@ -68,7 +68,7 @@ def _prize_diagrams():
     nominator = (
         Diagram("nominate")
         .start()
-        .user("write", "Write nomination")
+        .user("write", "Write nomination", takes=("nominee",))
         .throw_message("send", "nomination", payload="{'year': year, 'nominee': nominee}")
         .end()
     )
@@ -128,7 +128,7 @@ def _failing():
     d = (
         Diagram("fragile")
         .start()
-        .user("fill", "Fill in")
+        .user("fill", "Fill in", takes=("total", "parts"))
         .script("compute", "share = total / parts")
         .user("review", "Review")
         .end()
@@ -212,7 +212,7 @@ def _snapshot(engine, iid):
 
 def test_exception_injected_mid_step_leaves_the_previous_wait_state(engine, deploy):
     """A crash after the engine ran but before commit: nothing half-written, an incident."""
-    deploy(linear("crashy", 2))
+    deploy(linear("crashy", 2, takes=("x",)))
     iid = engine.runtime.start("crashy", {}, ADMIN).instance_id
     task = _only_task(engine, iid)
     before = _snapshot(engine, iid)
@@ -253,7 +253,7 @@ def test_exception_injected_mid_step_leaves_the_previous_wait_state(engine, depl
 
 
 def test_crash_after_advance_keeps_the_persons_completion(engine, deploy):
-    deploy(linear("crashy2", 2))
+    deploy(linear("crashy2", 2, takes=("x",)))
     iid = engine.runtime.start("crashy2", {}, ADMIN).instance_id
     task = _only_task(engine, iid)
 

@@ -183,11 +183,33 @@ def test_host_functions_are_callable_and_not_stored() -> None:
     assert data == {"weeks": 14}
 
 
-def test_task_data_may_not_shadow_a_global() -> None:
-    with pytest.raises(WorkflowTaskException) as info:
-        run_script("y = 1\n", {"timedelta": "oops"})
-    assert "overwrites a predefined function" in str(info.value)
-    assert "Compute_totals" in str(info.value)
+@pytest.mark.parametrize("name", ["date", "math", "timezone", "timedelta", "Decimal"])
+def test_a_data_name_like_a_helper_is_just_a_variable(name: str) -> None:
+    """Helpers are the script's builtins, data its variables: they cannot collide. A field
+    called like a helper is kept as it is, and scripts that do not use it still run."""
+    data = run_script("y = len(str(x)) + 1\n", {name: "2026-12-01", "x": 10})
+    assert data == {name: "2026-12-01", "x": 10, "y": 3}
+
+
+def test_a_script_reads_a_field_named_like_a_helper_as_the_field() -> None:
+    assert run_script("year = date[:4]\n", {"date": "2026-12-01"})["year"] == "2026"
+
+
+def test_helpers_stay_available_beside_a_field_named_like_another_helper() -> None:
+    data = run_script("d = (date(2026, 1, 1) + timedelta(days=1)).day\n", {"math": 1})
+    assert data == {"math": 1, "d": 2}
+
+
+def test_an_expression_sees_data_before_helpers() -> None:
+    env = RestrictedEnvironment()
+    assert env.evaluate("math + 1", {"math": 1}) == 2
+    assert env.evaluate("math.floor(2.5)", {}) == 2
+
+
+def test_a_data_object_and_a_field_of_one_name_are_refused() -> None:
+    env = RestrictedEnvironment()
+    with pytest.raises(ValueError, match="data objects both hold total"):
+        env.execute("y = 1", {"total": 1}, {"total": 2})
 
 
 @pytest.mark.parametrize(("amount", "route"), [(50, "large"), (5, "small")])

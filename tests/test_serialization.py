@@ -53,7 +53,8 @@ def test_data_types_survive_storage(engine, deploy):
 
 def test_waiting_states_round_trip_and_continue(engine, deploy):
     """Call activity + message wait + user task, restored from the database and continued."""
-    child = Diagram("inner").start().user("inner_task").end().chain("start", "inner_task", "end")
+    child = Diagram("inner").start().user("inner_task", takes=("inner_done",)).end()
+    child.chain("start", "inner_task", "end")
     parent = (
         Diagram("outer")
         .start()
@@ -91,8 +92,7 @@ def test_cached_and_uncached_runs_store_the_same_state(db_url, tmp_path):
     for cache_size in (256, 0):
         engine = Engine(db_url, cache_size=cache_size)
         folder = tmp_path / f"b{cache_size}"
-        folder.mkdir()
-        (folder / "loop.bpmn").write_text(loop("cycle").xml())
+        loop("cycle").write(folder)
         engine.repository.deploy([folder], ADMIN)
         iid = engine.runtime.start("cycle", {"rounds": 4}, ADMIN).instance_id
         for _ in range(3):
@@ -120,7 +120,8 @@ def test_fast_task_converter_writes_what_spiffworkflow_writes(engine, deploy):
             ("when = datetime(2026, 1, 2, tzinfo=timezone.utc)\nrows = [{'a': 1}]\nremoved = 1"),
         )
     )
-    d.user("first").script("drop", "del removed\nrows = rows + [{'b': 2}]").user("second").end()
+    d.user("first", takes=("answer",))
+    d.script("drop", "del removed\nrows = rows + [{'b': 2}]").user("second").end()
     deploy(d.chain("start", "fill", "first", "drop", "second", "end"))
     iid = engine.runtime.start("fast", {"year": 2026}, ADMIN).instance_id
     (task,) = engine.tasks.list(instance_id=iid).items

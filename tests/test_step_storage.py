@@ -66,7 +66,8 @@ def _open_task(engine: Engine, iid: int):  # type: ignore[no-untyped-def]
 
 def test_every_saved_state_is_what_the_converters_write(engine, deploy):
     """Typed data, a call activity, a message wait, a parallel split, a timer, a loop."""
-    child = Diagram("inner").start().user("inner_task").end().chain("start", "inner_task", "end")
+    child = Diagram("inner").start().user("inner_task", takes=("inner_done", "n")).end()
+    child.chain("start", "inner_task", "end")
     parent = (
         Diagram("outer")
         .start()
@@ -81,7 +82,7 @@ def test_every_saved_state_is_what_the_converters_write(engine, deploy):
         .catch_message("wait", "go ahead")
         .timer("pause", '"PT1H"')
         .parallel("join")
-        .user("last")
+        .user("last", takes=("last",))
         .end()
     )
     parent.chain("start", "fill", "split")
@@ -112,7 +113,7 @@ def test_every_saved_state_is_what_the_converters_write(engine, deploy):
 def test_changes_made_in_place_are_written(engine, deploy):
     """The writer keeps the fixed part of each task's text between saves; every way a task
     can change under it must show up in the next save."""
-    deploy(linear("steps", 4))
+    deploy(linear("steps", 4, takes=("a0", "a1", "a2", "a3")))
     iid = engine.runtime.start("steps", {"base": 1}, ADMIN).instance_id
     for i in range(2):
         engine.tasks.complete(_open_task(engine, iid).id, {f"a{i}": [i]}, ADMIN)
@@ -289,7 +290,7 @@ def test_stored_state_is_padded_on_sqlite_only_and_loads(engine, deploy, db_url)
 
 def test_an_unpadded_state_still_loads(engine, deploy):
     """States saved before padding existed (and every PostgreSQL state) have none."""
-    deploy(linear("old", 2))
+    deploy(linear("old", 2, takes=("ok",)))
     iid = engine.runtime.start("old", {}, ADMIN).instance_id
     with engine.db.write() as s:
         row = s.get(ProcessInstance, iid)
