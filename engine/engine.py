@@ -1,17 +1,20 @@
 """The `Engine` facade: one object, built from a database URL and a clock.
 
 Callers (the governance layer, the web UI, the CLI, tests) use the services hanging off it —
-`repository`, `runtime`, `tasks`, `history` — the way users of Camunda use its service
-facades. Everything the services share (database, clock, serializer, script sandbox, the
-step runner and its cache) is wired here, once.
+`repository`, `runtime`, `tasks`, `history`, `timers`, `approvals` — the way users of Camunda
+use its service facades. Everything the services share (database, clock, serializer, script
+sandbox, the step runner and its cache) is wired here, once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import damaged
 from .actors import Directory, OpenDirectory
+from .approvals import Approvals
 from .clock import Clock, SystemClock
+from .damaged import DamagedInstance
 from .database import Database, database_url
 from .history import History
 from .repository import Repository
@@ -85,11 +88,17 @@ class Engine:
             self.runtime.deliver_pending,
         )
         self.timers = Timers(self.db, self.clock, self.steps, self.runtime.deliver_pending)
+        self.approvals = Approvals(self.db, self.clock, self.history, self.repository)
 
     def verify_history(self) -> list[str]:
         """Every discrepancy in the hash-chained history (empty when intact)."""
         with self.db.read() as session:
             return self.history.verify(session)
+
+    def check_states(self) -> tuple[int, list[DamagedInstance]]:
+        """Load every instance's stored state: how many were checked, and the damaged ones
+        (engine/damaged.py)."""
+        return damaged.find(self.db, self.steps.load)
 
     def close(self) -> None:
         self.db.dispose()

@@ -80,6 +80,14 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     # Message names that start this process (message start events), JSON list.
     start_messages: Mapped[str] = mapped_column(Text, default="[]")
+    # The privileged service calls in this version, JSON list of {element, operator,
+    # privilege}; and whether the version may run (engine/approvals.py): not_needed,
+    # awaiting, approved or refused, with who decided, when and why.
+    privileged_calls: Mapped[str] = mapped_column(Text, default="[]")
+    approval: Mapped[str] = mapped_column(String(20), default="not_needed")
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    approval_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessInstance(Base):

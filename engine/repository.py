@@ -22,20 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .actors import Actor
+from .approvals import RUNNABLE, initial_state, not_runnable, privileged_calls
 from .bundle import Bundle, compile_bundle
 from .clock import Clock, from_storage, to_storage
 from .database import Database
-from .errors import Conflict, NotFound, Problem, ValidationError
+from .errors import Conflict, NotFound
 from .history import History, PendingEvent
-from .models import BundleFile, Deployment, ProcessDefinition, Timer
+from .models import BundleFile, Deployment, ProcessDefinition
 from .serialization import StateCodec
-from .spiff_clock import step_clock
-from .timer_rows import StartTimer, start_timers
+from .services import Services
+from .start_schedule import StartSchedule
+from .timer_rows import StartTimer
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Repository:
         self._definitions: dict[int, DefinitionInfo] = {}
         self._forms: dict[tuple[int, str], str] = {}
         self._lock = threading.Lock()
+        self.start_schedule = StartSchedule(clock, script_engine)
 
     # -- deploy ---------------------------------------------------------------------------
 
@@ -104,7 +107,10 @@ class Repository:
         file has a problem (then nothing is stored)."""
         bundle = source if isinstance(source, Bundle) else Bundle.from_paths(source)
         compiled = compile_bundle(bundle, getattr(self.script_engine, "services", None))
-        starts = {key: self._start_timers(key, build) for key, build in compiled.processes.items()}
+        starts = {
+            key: self.start_schedule.evaluate(key, build.spec)
+            for key, build in compiled.processes.items()
+        }
         file_hashes = {name: _sha(data) for name, data in bundle.files.items()}
         bundle_hash = _sha(json.dumps(sorted(file_hashes.items())).encode())
         now = self.clock.now()
@@ -160,6 +166,8 @@ class Repository:
                             content=data,
                         )
                     )
+            calls = privileged_calls(build.spec, build.subprocess_specs, self.services)
+            approval, decided_by = initial_state(calls, actor)
             row = ProcessDefinition(
                 key=key,
                 version=(latest.version + 1) if latest else 1,
@@ -169,13 +177,19 @@ class Repository:
                 deployed_at=to_storage(now),
                 deployed_by=actor.id,
                 files=json.dumps(build.files),
-                forms=json.dumps(build.user_task_forms),
+                forms=json.dumps(build.element_forms),
                 spec_json=self.codec.dump_specs(build.spec, build.subprocess_specs),
                 start_messages=json.dumps(_start_messages(build.spec)),
+                privileged_calls=json.dumps([c.as_dict() for c in calls]),
+                approval=approval,
+                approved_by=decided_by,
+                approved_at=to_storage(now) if decided_by else None,
+                approval_note="deployed by the system" if decided_by else None,
             )
             session.add(row)
             session.flush()
-            self._schedule_start_timers(session, key, starts[key], now)
+            if approval in RUNNABLE:  # an awaiting version's start timers wait for approval
+                self.start_schedule.replace(session, key, starts[key], now)
             events.append(
                 PendingEvent(
                     "definition.deployed",
@@ -185,6 +199,8 @@ class Repository:
                         "version": row.version,
                         "content_hash": content_hash,
                         "files": build.files,
+                        "approval": approval,
+                        "privileged_calls": [c.as_dict() for c in calls],
                     },
                 )
             )
@@ -193,60 +209,41 @@ class Repository:
             self.history.append_to_repository(session, events, now)
         return results
 
-    # -- start timers ---------------------------------------------------------------------
-
-    def _start_timers(self, key: str, build: Any) -> list[StartTimer]:
-        """Evaluate a process's timer start events now, so a bad expression fails the deploy."""
-
-        def evaluate(expression: str) -> Any:
-            return self.script_engine.environment.evaluate(expression, {})
-
-        try:
-            with step_clock(self.clock):
-                return start_timers(build.spec, evaluate)
-        except Exception as exc:
-            raise ValidationError(
-                f"The start timer of '{key}' cannot be scheduled.",
-                [
-                    Problem(
-                        f"the timer start event's expression failed: {exc}",
-                        element=key,
-                        hint="A start timer cannot use instance data; give a date, e.g. "
-                        '"2027-01-04T08:00:00+01:00", or a cycle, e.g. '
-                        '"R/2027-01-04T08:00:00+01:00/P1Y"',
-                    )
-                ],
-            ) from exc
-
-    def _schedule_start_timers(
-        self, session: Session, key: str, timers: list[StartTimer], now: datetime
+    def start_timers_after_approval(
+        self, session: Session, row: ProcessDefinition, now: datetime
     ) -> None:
-        """The newest version of a process owns its start timers: replace the previous ones."""
-        session.execute(
-            delete(Timer).where(Timer.instance_id.is_(None), Timer.definition_key == key)
-        )
-        for timer in timers:
-            schedule = (
-                json.dumps({"cycles": timer.cycles, "every": timer.every})
-                if timer.kind == "timeCycle"
-                else None
-            )
-            session.add(
-                Timer(
-                    instance_id=None,
-                    definition_key=key,
-                    schedule=schedule,
-                    spiff_task_id=f"start:{timer.element_id}",
-                    element_id=timer.element_id,
-                    kind=timer.kind,
-                    due_at=to_storage(timer.due_at),
-                    state="waiting",
-                    attempts=0,
-                    created_at=to_storage(now),
-                )
-            )
+        """Called by `Approvals.approve` in its transaction (engine/start_schedule.py)."""
+        self.start_schedule.after_approval(session, row, self.specs(row.id)[0], now)
+
+    @property
+    def services(self) -> Services:
+        return getattr(self.script_engine, "services", None) or Services()
 
     # -- look-ups -------------------------------------------------------------------------
+
+    def runnable(self, key: str, version: int | None = None) -> DefinitionInfo:
+        """The version a start uses: the one asked for, if it may run; else the newest that
+        may (a version awaiting approval is not yet in effect)."""
+        with self.db.read() as session:
+            query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+            if version is None:
+                query = query.where(ProcessDefinition.approval.in_(RUNNABLE))
+                query = query.order_by(ProcessDefinition.version.desc()).limit(1)
+            else:
+                query = query.where(ProcessDefinition.version == version)
+            row = session.scalars(query).first()
+            if row is None and version is None:  # deployed, but no version may run yet?
+                row = session.scalars(
+                    select(ProcessDefinition)
+                    .where(ProcessDefinition.key == key)
+                    .order_by(ProcessDefinition.version.desc())
+                    .limit(1)
+                ).first()
+            if row is None:
+                raise self.not_deployed(key, version)
+            if row.approval not in RUNNABLE:
+                raise not_runnable(row.key, row.version, row.approval)
+            return DefinitionInfo.of(row)
 
     def definitions(
         self, key: str | None = None, latest_only: bool = False
@@ -337,6 +334,27 @@ class Repository:
 
         return self._once(self._forms, (definition_id, name), load)
 
+    def approval_state(self, definition_id: int) -> str:
+        """not_needed, awaiting, approved or refused, as stored now (never cached: approval
+        changes a definition that is otherwise immutable)."""
+        with self.db.read() as session:
+            state = session.scalar(
+                select(ProcessDefinition.approval).where(ProcessDefinition.id == definition_id)
+            )
+        if state is None:
+            raise NotFound(f"There is no process definition with id {definition_id}.")
+        return state
+
+    def start_form(self, definition_id: int) -> str | None:
+        """The name of the form the process's plain start event names (what a person or an
+        integration may give when starting it), or None."""
+        spec, _subprocesses = self.specs(definition_id)
+        forms = self.definition(definition_id).forms
+        for task_spec in spec.task_specs.values():
+            if task_spec.bpmn_id in forms and type(task_spec).__name__ == "StartEvent":
+                return forms[task_spec.bpmn_id]
+        return None
+
     def definition(self, definition_id: int) -> DefinitionInfo:
         """A definition by id (cached)."""
         return self._once(
@@ -356,16 +374,20 @@ class Repository:
 
     def start_message_definitions(self, message_name: str) -> list[DefinitionInfo]:
         """Latest definitions that a message with this name starts."""
-        return [
-            d
-            for d in self.definitions(latest_only=True)
-            if message_name in self._start_messages(d.id)
-        ]
-
-    def _start_messages(self, definition_id: int) -> list[str]:
         with self.db.read() as session:
-            row = session.get(ProcessDefinition, definition_id)
-            return json.loads(row.start_messages) if row else []
+            rows = session.scalars(
+                select(ProcessDefinition)
+                .where(ProcessDefinition.approval.in_(RUNNABLE))
+                .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+            ).all()
+            newest: dict[str, ProcessDefinition] = {}
+            for row in rows:
+                newest.setdefault(row.key, row)
+            return [
+                DefinitionInfo.of(row)
+                for _key, row in sorted(newest.items())
+                if message_name in json.loads(row.start_messages)
+            ]
 
 
 def _resolve_form(name: str, files: dict[str, bytes]) -> str | None:

@@ -130,6 +130,23 @@ def takes(*required: str, optional: tuple[str, ...] = ()) -> Callable[[Service],
     return declare
 
 
+def privileged(what: str) -> Callable[[Service], Service]:
+    """Declare that a service exercises power a diagram alone must not hand out
+    (`@privileged("grants roles")`): role grants, decisions, notifications to many, erasure,
+    publication.
+
+    Why: a diagram is code a process owner writes, and a process owner is trusted to change
+    how work flows, not who holds power. A version that calls a privileged service therefore
+    runs only once an administrator has approved it (engine/approvals.py), and the call
+    itself checks the approval again. `what` is shown to the administrator who approves."""
+
+    def declare(service: Service) -> Service:
+        service.kedja_privilege = what  # type: ignore[attr-defined]
+        return service
+
+    return declare
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -150,6 +167,10 @@ class Services:
     def parameters(self, name: str) -> Parameters | None:
         """What the operator declared it takes (`takes`); None when it declared nothing."""
         return getattr(self._services.get(name), "kedja_parameters", None)
+
+    def privilege(self, name: str) -> str | None:
+        """What power the operator exercises (`privileged`); None for an ordinary one."""
+        return getattr(self._services.get(name), "kedja_privilege", None)
 
     def register(self, name: str, service: Service) -> None:
         self._services[name] = service
@@ -173,6 +194,27 @@ class Services:
         step = _current.get()
         if step is None:
             raise RuntimeError(f"service operator {operator!r} was called outside an engine step")
+        privilege = self.privilege(operator)
+        if privilege is not None and not _approved(step):
+            raise PermissionError(
+                f"service operator {operator!r} ({privilege}) may run only in an approved "
+                f"version, and version {step.definition.version} of "
+                f"'{step.definition.key}' is not approved; an administrator approves it "
+                "under Administration > Godkännanden (or `kedja approve`)"
+            )
         spec = task.task_spec
         call = ServiceCall(operator, params, task.data, spec.bpmn_id or spec.name, step)
         return json.dumps(service(call) or {}, default=_json_default)
+
+
+RUNNABLE = ("not_needed", "approved")
+"""Approval states of a definition that may run (engine/approvals.py)."""
+
+
+def _approved(step: StepContext) -> bool:
+    """Read in the step's own transaction, never from a cache: an approval given by another
+    process a moment ago counts, and a row changed behind the engine's back does too."""
+    row = step.sql.one(
+        "SELECT approval FROM process_definition WHERE id = :id", {"id": step.definition.id}
+    )
+    return row is not None and row[0] in RUNNABLE

@@ -34,14 +34,15 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import messages, pruning
+from . import damaged, messages, pruning
 from .actors import Actor
+from .approvals import not_runnable
 from .clock import Clock, to_storage
 from .database import Database
-from .errors import Conflict, InvalidState, KedjaError, NotFound
+from .errors import Conflict, DamagedState, InvalidState, KedjaError, NotFound
 from .history import History, PendingEvent, instance_stream
 from .serialization import SPIFF_STATE_VERSION, StateCodec
-from .services import step_in_progress
+from .services import RUNNABLE, step_in_progress
 from .spiff_clock import current_clock, step_clock
 from .step_sql import INTEGRITY_ERRORS, StepSQL, Tx
 from .task_mirror import MirroredTasks, TaskPolicy, sync_tasks
@@ -52,10 +53,12 @@ T = TypeVar("T")
 
 SELECT_HEAD = """SELECT id, definition_id, key, state, version, history_seq, history_hash,
     open_incidents FROM process_instance WHERE id = :iid"""
-SELECT_LATEST_DEFINITION = """SELECT id FROM process_definition WHERE key = :key
-    ORDER BY version DESC LIMIT 1"""
-SELECT_DEFINITION_VERSION = """SELECT id FROM process_definition WHERE key = :key
-    AND version = :version"""
+# "The latest version" to start is the newest that may run: one awaiting an administrator's
+# approval is not in effect yet (engine/approvals.py).
+SELECT_LATEST_DEFINITION = """SELECT id, approval, version FROM process_definition
+    WHERE key = :key AND approval IN ('not_needed', 'approved') ORDER BY version DESC LIMIT 1"""
+SELECT_DEFINITION_VERSION = """SELECT id, approval, version FROM process_definition
+    WHERE key = :key AND version = :version"""
 INSERT_INSTANCE = """INSERT INTO process_instance (definition_id, key, business_key, state,
     started_at, started_by, version, workflow_state, serializer_version, history_seq,
     history_hash, open_incidents) VALUES (:definition_id, :key, :business_key, 'running',
@@ -429,7 +432,7 @@ class StepRunner:
                 raise NotFound(f"There is no process instance {instance_id}.")
             head = InstanceHead(*row)
             text, version = tx.one(SELECT_STATE, {"iid": instance_id})
-            workflow = self._load(head.definition_id, text, version)
+            workflow = self._load(instance_id, head.definition_id, text, version)
             mirrored = MirroredTasks(
                 {
                     sid: (rid, element, name)
@@ -458,8 +461,12 @@ class StepRunner:
             row = tx.one(SELECT_LATEST_DEFINITION, {"key": new.key})
         else:
             row = tx.one(SELECT_DEFINITION_VERSION, {"key": new.key, "version": new.version})
+        if row is None and new.version is None:
+            self.repository.runnable(new.key)  # says why: nothing deployed, or none approved
         if row is None:
             raise self.repository.not_deployed(new.key, new.version)
+        if row[1] not in RUNNABLE:
+            raise not_runnable(new.key, row[2], row[1])
         definition = self.repository.definition(row[0])
         spec, subprocess_specs = self.repository.specs(definition.id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
@@ -495,14 +502,22 @@ class StepRunner:
         """The running step's clock (a timer firing moves it to its due time)."""
         return (current_clock() or self.clock).now()
 
-    def _load(self, definition_id: int, text: str, version: str) -> BpmnWorkflow:
+    def _load(self, instance_id: int, definition_id: int, text: str, version: str) -> BpmnWorkflow:
+        """The stored state as a workflow, or `DamagedState` naming the instance and what
+        is wrong with the state (engine/damaged.py)."""
         spec, subprocess_specs = self.repository.specs(definition_id)
-        return self.codec.load_state(text, version, spec, subprocess_specs, self.script_engine)
+        try:
+            return self.codec.load_state(text, version, spec, subprocess_specs, self.script_engine)
+        except Exception as exc:  # whatever the text makes SpiffWorkflow raise
+            raise DamagedState(instance_id, damaged.describe(exc)) from exc
 
     def load(self, instance: Any) -> BpmnWorkflow:
         """A fresh copy of a stored instance's workflow (for reading, never for stepping)."""
         return self._load(
-            instance.definition_id, instance.workflow_state, instance.serializer_version
+            instance.id,
+            instance.definition_id,
+            instance.workflow_state,
+            instance.serializer_version,
         )
 
     def advance(self, ctx: StepContext) -> None:

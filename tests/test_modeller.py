@@ -217,7 +217,10 @@ def test_deploying_makes_a_new_version_and_running_instances_stay(
     assert city.engine.repository.files(latest.id)[MAIN] == changed
     assert city.engine.runtime.get(running).version == 1
     page = html(owner, "/modeller/tertial_loop")
-    assert "tertial_loop version 2 är driftsatt." in page
+    # The loop calls privileged services (notifications, the council's decision): the new
+    # version waits for an administrator, and the page says so (engine/approvals.py).
+    assert "tertial_loop version 2 är driftsatt men väntar på godkännande" in page
+    assert "Väntar på godkännande" in page
     assert "Pelle Processägare" in page  # the version list says who
     again = post_json(owner, "/modeller/tertial_loop/driftsatt", changed).get_json()
     assert again == {"ok": True, "deployed": [], "url": "/modeller/tertial_loop"}
@@ -272,6 +275,8 @@ def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
         b'name="Behandla tertialrapporten"', 'name="Behandla tertialrapporten i rådet"'.encode()
     )
     assert post_json(owner, "/modeller/tertial_loop/driftsatt", renamed).get_json()["ok"]
+    assert "version 2 awaits an administrator" in html(owner, "/modeller/tertial_loop")
+    approve_latest(city, "tertial_loop")
     page = html(owner, "/modeller/tertial_loop")
     assert "Ärenden på äldre versioner" in page and "Flytta de ärenden som kan flyttas" in page
     assert post(owner, "/modeller/tertial_loop/flytta", {}).status_code == 400
@@ -286,6 +291,7 @@ def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
     xml = deployed(city)
     without_wait = _remove_period_end_wait(xml)
     assert post_json(owner, "/modeller/tertial_loop/driftsatt", without_wait).get_json()["ok"]
+    approve_latest(city, "tertial_loop")
     page = html(owner, "/modeller/tertial_loop")
     assert "wait_period_end" in page  # the reason names the element it stands on
     assert (
@@ -293,6 +299,12 @@ def test_cases_on_the_old_version_move_where_they_can_and_the_others_say_why(
     )
     assert city.engine.runtime.get(stuck).version == 2  # stays, with the reason shown
     assert city.engine.runtime.get(waiting).version == 2
+
+
+def approve_latest(city: Any, key: str) -> None:
+    """An administrator approves the newest version (it calls privileged services)."""
+    newest = city.engine.repository.definitions(key)[-1]
+    city.engine.approvals.approve(newest.id, city.actor("admin"), "granskad")
 
 
 def _remove_period_end_wait(xml: bytes) -> bytes:

@@ -117,7 +117,7 @@ def test_deploying_makes_a_new_version_with_the_edited_form(owner: FlaskClient, 
     assert {n: d for n, d in after.items() if n != SCHEMA} == {
         n: d for n, d in before.items() if n != SCHEMA
     }
-    assert "tertial_loop version 2 är driftsatt." in html(owner, EDITOR)
+    assert "tertial_loop version 2 är driftsatt men väntar på godkännande" in html(owner, EDITOR)
 
 
 def test_a_new_form_opens_from_a_template_and_is_not_deployed_while_unused(

@@ -24,8 +24,9 @@ from typing import Any
 
 import click
 
-from engine import Engine, KedjaError, ValidationError
+from engine import DamagedState, Engine, KedjaError, ValidationError
 from engine.database import Database, database_url
+from webui import json_limits
 
 EXIT_OTHER = 1
 
@@ -69,8 +70,6 @@ def command(group: click.Group, name: str | None = None, **kwargs: Any):  # type
                 func(db_url=db_url, out=out, **params)
             except KedjaError as exc:
                 _fail(exc, out)
-            except json.JSONDecodeError as exc:
-                raise click.UsageError(f"--data/--payload is not valid JSON: {exc}") from exc
 
         return wrapper
 
@@ -109,9 +108,18 @@ def open_engine(db_url: str | None) -> Engine:
 
 
 def _data(text: str | None) -> dict[str, Any]:
+    """A JSON object given on the command line (`--data`, `--payload`, `--correlation`).
+
+    Only this text is reported as "not valid JSON": a JSON error from anywhere else (a
+    damaged stored state) is the engine's to explain."""
     if not text:
         return {}
-    value = json.loads(text)
+    try:
+        value = json_limits.loads(text)
+    except json_limits.TooDeep as exc:
+        raise click.UsageError(f"--data/--payload: {exc}") from None
+    except ValueError as exc:
+        raise click.UsageError(f"--data/--payload is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise click.UsageError("--data must be a JSON object, for example '{\"year\": 2026}'")
     return value
@@ -168,7 +176,7 @@ def definitions(db_url: str | None, out: Output, key: str | None, all_versions: 
 
 @command(main)
 @click.argument("key")
-@click.option("--data", default=None, help="Initial data as a JSON object.")
+@click.option("--data", default=None, help="Answers to the process's start form, as a JSON object.")
 @click.option("--version", "version", type=int, default=None, help="A given version.")
 @click.option("--business-key", default=None, help="A key of your own for the instance.")
 @click.option("--as", "user", default="admin", show_default=True)
@@ -183,7 +191,7 @@ def start(
 ) -> None:
     """Start an instance of the process KEY."""
     engine = open_engine(db_url)
-    started = engine.runtime.start(
+    started = engine.runtime.start_with_form(
         key, _data(data), engine.directory.actor(user), version=version, business_key=business_key
     )
     info = engine.runtime.get(started.instance_id, with_data=False)
@@ -202,7 +210,12 @@ def start(
 def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history: bool) -> None:
     """Show an instance: state, data, open tasks, incidents."""
     engine = open_engine(db_url)
-    info = engine.runtime.get(instance_id)
+    damage = None
+    try:
+        info = engine.runtime.get(instance_id)
+    except DamagedState as exc:  # what its rows say (engine/damaged.py)
+        damage = exc
+        info = engine.runtime.get(instance_id, with_data=False)
     tasks = engine.tasks.list(instance_id=instance_id, limit=1000).items
     with engine.db.read() as session:
         events = engine.history.events(session, instance_id) if show_history else []
@@ -211,13 +224,17 @@ def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history
     def human() -> None:
         click.echo(f"Instance {info.id}: {info.key} version {info.version}, {info.state}")
         click.echo(f"  started {info.started_at:%Y-%m-%d %H:%M} by {info.started_by}")
+        if damage is not None:
+            click.echo(f"  DAMAGED: its stored state cannot be loaded ({damage.problem})")
         for inc in info.open_incidents:
             click.echo(f"  INCIDENT at {inc['element_id']}: {inc['message']}")
         for t in tasks:
             click.echo(f"  task {t.id}: {t.name} ({t.role or '-'}, {t.assignee or 'unclaimed'})")
         for t in timers:
             click.echo(f"  timer {t['element_id']}: due {t['due_at']:%Y-%m-%d %H:%M} UTC")
-        click.echo("  data: " + json.dumps(info.data, default=_json_default, ensure_ascii=False))
+        if damage is None:
+            data = json.dumps(info.data, default=_json_default, ensure_ascii=False)
+            click.echo("  data: " + data)
         for e in events:
             click.echo(
                 f"  {e['seq']:>4} {e['at']:%Y-%m-%d %H:%M:%S} {e['actor']:<10} {e['kind']}"
@@ -226,7 +243,7 @@ def instance_cmd(db_url: str | None, out: Output, instance_id: int, show_history
 
     out.emit(
         {
-            "instance": info.as_dict(),
+            "instance": info.as_dict() | ({"damaged": damage.problem} if damage else {}),
             "tasks": [t.as_dict() for t in tasks],
             "timers": timers,
             "history": events,
@@ -271,7 +288,17 @@ def _lifecycle(name: str, doc: str) -> None:
         else:
             getattr(engine.runtime, name)(instance_id, actor, reason)
         info = engine.runtime.get(instance_id, with_data=False)
-        out.emit(info.as_dict(), lambda: click.echo(f"Instance {instance_id}: {info.state}"))
+        note = _damage_note(engine, instance_id) if name == "terminate" else ""
+        out.emit(info.as_dict(), lambda: click.echo(f"Instance {instance_id}: {info.state}{note}"))
+
+
+def _damage_note(engine: Engine, instance_id: int) -> str:
+    """For a damaged instance that terminate ended from its rows: say so."""
+    with engine.db.read() as session:
+        events = engine.history.events(session, instance_id)
+    ended = next((e for e in reversed(events) if e["kind"] == "instance.terminated"), None)
+    problem = (ended or {}).get("data", {}).get("damaged")
+    return f" (its stored state was damaged: {problem}; ended from its rows)" if problem else ""
 
 
 _lifecycle("suspend", "Suspend an instance: nothing moves until it is resumed.")
@@ -398,32 +425,7 @@ def draft(db_url: str | None, out: Output, task_id: int, user: str, data: str | 
     out.emit(task.as_dict(), lambda: click.echo(f"Draft of task {task_id} saved"))
 
 
-# -- audit and database -------------------------------------------------------------------
-
-
-@main.group()
-def audit() -> None:
-    """The tamper-evident history."""
-
-
-@command(audit, "verify")
-def audit_verify(db_url: str | None, out: Output) -> None:
-    """Check every history chain; exit 1 if anything was changed, inserted or deleted."""
-    engine = open_engine(db_url)
-    problems = engine.verify_history()
-    with engine.db.read() as session:
-        count = engine.history.count(session)
-    out.emit(
-        {"events": count, "problems": problems},
-        lambda: click.echo(
-            f"History intact: {count} events verified."
-            if not problems
-            else "History NOT intact:\n" + "\n".join(f"  - {p}" for p in problems)
-        ),
-    )
-    if problems:
-        click.echo(f"kedja: the history has {len(problems)} problem(s)", err=True)
-        sys.exit(EXIT_OTHER)
+# -- database (`kedja audit`: webui/audit_cli.py) -----------------------------------------
 
 
 @main.group()
@@ -548,134 +550,20 @@ def simulate(
     )
 
 
-# -- web ----------------------------------------------------------------------------------
-
-
-@command(main)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option(
-    "--deploy",
-    "deploy_paths",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Deploy these files or folders first (unchanged ones stay as they are).",
+from webui import (  # noqa: E402, F401 — their commands
+    api_cli,
+    approvals_cli,
+    attachments_cli,
+    audit_cli,
+    governance_cli,
+    notifications_cli,
+    ops_cli,
+    serve_cli,
 )
-@click.option(
-    "--timers/--no-timers",
-    default=True,
-    show_default=True,
-    help="Fire timers in this process (the embedded default has no separate worker).",
-)
-@click.option(
-    "--demo",
-    "with_demo",
-    is_flag=True,
-    help="On an empty database, create the demo city first (what `make run` does); otherwise "
-    "deploy the city's diagrams if they changed.",
-)
-@click.option(
-    "--production",
-    is_flag=True,
-    help="Serve under gunicorn with JSON logs and /metrics; timers are left to `kedja worker`.",
-)
-@click.option("--workers", default=2, show_default=True, type=int, help="With --production.")
-@click.option("--bind", default=None, metavar="HOST:PORT", help="With --production.")
-def serve(
-    db_url: str | None,
-    out: Output,
-    host: str,
-    port: int,
-    deploy_paths: tuple[str, ...],
-    timers: bool,
-    with_demo: bool,
-    production: bool,
-    workers: int,
-    bind: str | None,
-) -> None:
-    """Serve the web UI (development server, or gunicorn with --production; see
-    docs/operations.md)."""
-    from engine.scheduler import TimerScheduler
-    from processes import catalogue, demo
-    from processes.mailer import schedule_delivery
-    from processes.notification_retention import RetentionSettings, schedule_retention
-    from webui.app import create_app
-
-    # A bad retention setting stops here, before anything is done.
-    retention = RetentionSettings.from_env() if timers and not production else None
-    engine = open_engine(db_url)
-    if with_demo:
-        if demo.is_empty(engine):
-            started = demo.build(engine)
-            click.echo(
-                f"Demo city created (password {demo.DEMO_PASSWORD}); started "
-                + ", ".join(f"{k} #{i}" for k, i in started.items())
-            )
-        else:
-            catalogue.deploy(engine)
-    if deploy_paths:
-        engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
-    if production:
-        from webui import production as gunicorn_serving
-
-        engine.close()
-        config = {"KEDJA_DEMO_HINT": True} if with_demo else {}
-        gunicorn_serving.run(
-            database_url(db_url), bind or f"{host}:{port}", workers=workers, config=config
-        )
-        return
-    # On the demo city the sign-in page says the demo password.
-    app = create_app(engine, {"KEDJA_DEMO_HINT": with_demo})
-    scheduler = TimerScheduler(engine.timers) if timers else None
-    if scheduler is not None:
-        scheduler.start()
-        catalogue.schedule_yearly_starts(engine, scheduler)
-        schedule_delivery(engine, scheduler)  # mail the notification outbox
-        schedule_retention(engine, scheduler, retention)  # delete old notifications
-    click.echo(f"Kedja on http://{host}:{port}/ (database {engine.db.safe_url()})")
-    try:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
-    finally:
-        if scheduler is not None:
-            scheduler.stop()
-
-
-@command(main)
-@click.option(
-    "--sweep",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Seconds between sweeps for timers created by other processes.",
-)
-def worker(db_url: str | None, out: Output, sweep: float) -> None:
-    """Fire timers until stopped (SIGINT/SIGTERM). Run as many as you like against one
-    database: each timer fires once."""
-    import signal
-    import threading
-
-    from engine.scheduler import TimerScheduler
-    from processes import catalogue
-    from processes.mailer import schedule_delivery
-    from processes.notification_retention import RetentionSettings, schedule_retention
-
-    retention = RetentionSettings.from_env()  # a bad value stops the worker before it starts
-    engine = open_engine(db_url)
-    scheduler = TimerScheduler(engine.timers, sweep_seconds=sweep)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    scheduler.start()
-    catalogue.schedule_yearly_starts(engine, scheduler)
-    schedule_delivery(engine, scheduler)  # mail the notification outbox
-    schedule_retention(engine, scheduler, retention)  # delete old notifications
-    click.echo(f"kedja worker firing timers on {engine.db.safe_url()}", err=True)
-    stop.wait()
-    scheduler.stop()
-    engine.close()
-
-
-from webui import api_cli, governance_cli, notifications_cli, ops_cli  # noqa: E402, F401 — their commands
 
 if __name__ == "__main__":
-    main()
+    # `python -m webui.cli`: this file runs as `__main__`, while the command modules above
+    # registered their commands on `webui.cli.main`; run that one, which has them all.
+    from webui.cli import main as registered
+
+    registered()

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall, takes
+from engine.services import ServiceCall, privileged, takes
 
 from .lookups import completed_task
 
@@ -35,7 +35,19 @@ INSERT = (
 )
 
 
-@takes("kind", "decision", "motivation", optional=("subject", "organisation", "task", "document"))
+DECIDERS = {
+    "council": "council",
+    "city_director": "city_director",
+    "jury": "jury_chair",
+    "security_chief": "security_chief",
+    "local_council": "local_council",
+    "head": "head",
+}
+"""Decision kind -> the role whose member must have made it, in a task of that role."""
+
+
+@privileged("registers a decision in the city's decisions register")
+@takes("kind", "decision", "motivation", "task", optional=("subject", "organisation", "document"))
 def register_decision(call: ServiceCall) -> dict[str, Any]:
     p = call.params
     kind = str(p["kind"])
@@ -51,12 +63,9 @@ def register_decision(call: ServiceCall) -> dict[str, Any]:
             "must require them"
         )
     organisation = p.get("organisation")
-    task = (
-        completed_task(call, str(p["task"]), str(organisation) if organisation else None)
-        if p.get("task")
-        else None
+    task_id, decided_by, decided_at = _deciding_task(
+        call, kind, str(p["task"]), str(organisation) if organisation else None
     )
-    task_id, decided_by, decided_at = task if task else (None, call.actor_id, call.now)
     year = call.now.year
     prefix = f"{KINDS[kind]} {year}:"
     count = call.sql.one(
@@ -99,3 +108,38 @@ def register_decision(call: ServiceCall) -> dict[str, Any]:
         },
     )
     return {"record_id": record_id, "number": number}
+
+
+def _deciding_task(
+    call: ServiceCall, kind: str, element_id: str, organisation: str | None
+) -> tuple[int, str, Any]:
+    """The completed task the decision was made in, checked to be the right body's: a task
+    of the kind's role, completed by someone who holds that role (for its organisation).
+
+    Why here and not only in the diagram: the register is what everyone reads as the city's
+    decisions, so a record must not come from anyone else's task, whatever a diagram says
+    (an administrator may complete any task, but is not the council)."""
+    role = DECIDERS[kind]
+    found = completed_task(call, element_id, organisation)
+    if found is None:
+        raise PermissionError(
+            f"register_decision: there is no completed task '{element_id}' in this case to "
+            "take the decision from; the parameter 'task' must name the user task where it "
+            "was decided, and the service task must come after it"
+        )
+    task_id, decided_by, decided_at = found
+    row = call.sql.one("SELECT role, organisation FROM human_task WHERE id = :id", {"id": task_id})
+    task_role, task_org = row if row else (None, None)
+    holds = call.sql.one(
+        "SELECT 1 FROM role_grant WHERE user_id = :u AND role = :r "
+        "AND (organisation_id IS NULL OR organisation_id = :o)",
+        {"u": decided_by, "r": role, "o": task_org},
+    )
+    if task_role != role or holds is None:
+        raise PermissionError(
+            f"register_decision: a {kind} decision must be made by a holder of the role "
+            f"'{role}' in a task of that role; task '{element_id}' is for "
+            f"'{task_role}' and was completed by {decided_by}, so nothing was registered. "
+            "The case waits here as an incident for an administrator"
+        )
+    return task_id, decided_by, decided_at

@@ -7,13 +7,14 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall, takes
+from engine.services import ServiceCall, privileged, takes
 
 from ..calendar import STOCKHOLM, GovernanceCalendar
 from .lookups import users_with_role
 from .notifications import queue
 
 
+@privileged("publishes a new version of the guideline and tells every responsible person")
 @takes("effective_date", optional=("title", "summary", "decision_number"))
 def publish_guideline(call: ServiceCall) -> dict[str, Any]:
     """A new guideline version, in force from its effective date; every responsible person

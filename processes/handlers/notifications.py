@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.clock import to_storage
-from engine.services import ServiceCall, takes
+from engine.services import ServiceCall, privileged, takes
 
 from .lookups import open_task, users_with_role
 
@@ -47,6 +47,7 @@ def queue(
     return len(rows)
 
 
+@privileged("notifies everyone holding a role")
 @takes("role", "subject", optional=("organisation", "task", "kind", "message"))
 def notify(call: ServiceCall) -> dict[str, Any]:
     """Everyone holding `role` (for `organisation`) gets `subject` / `message`; with `task`
@@ -70,6 +71,7 @@ def notify(call: ServiceCall) -> dict[str, Any]:
     return {"queued": queued, "recipients": recipients}
 
 
+@privileged("notifies the users it names")
 @takes("users", "subject", optional=("kind", "message"))
 def notify_users(call: ServiceCall) -> dict[str, Any]:
     p = call.params

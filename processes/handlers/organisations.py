@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall, takes
+from engine.services import ServiceCall, privileged, takes
 
+from .. import email_addresses
 from .lookups import users_with_role
 
 
@@ -49,6 +49,7 @@ def _scoped_holders(call: ServiceCall, role: str, organisation: str) -> list[str
     ]
 
 
+@privileged("grants a role: makes a person responsible for an organisation")
 @takes("organisation", optional=("email", "name"))
 def appoint_responsible(call: ServiceCall) -> dict[str, Any]:
     """Make the named person the organisation's responsible person, creating their account
@@ -58,7 +59,7 @@ def appoint_responsible(call: ServiceCall) -> dict[str, Any]:
     organisation = str(p["organisation"])
     email = str(p.get("email") or "").strip().lower()
     name = str(p.get("name") or "").strip()
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or not name:
+    if not email_addresses.is_valid(email) or not name:
         raise ValidationError(
             f"appoint_responsible needs a name and a valid e-mail address (got {name!r}, "
             f"{email!r}); correct the appointment form"

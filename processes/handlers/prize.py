@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.clock import to_storage
 from engine.errors import ValidationError
-from engine.services import ServiceCall, takes
+from engine.services import ServiceCall, privileged, takes
 
 from .notifications import queue
 
@@ -36,6 +36,7 @@ def prize_nominations(call: ServiceCall) -> dict[str, Any]:
     }
 
 
+@privileged("e-mails every nominator of the year")
 @takes("year", optional=("winner",))
 def notify_nominators(call: ServiceCall) -> dict[str, Any]:
     year, winner = int(call.params["year"]), call.params.get("winner")
@@ -62,6 +63,7 @@ def notify_nominators(call: ServiceCall) -> dict[str, Any]:
     return {"queued": queued}
 
 
+@privileged("publishes the prize winner")
 @takes("year", "nomination_id", optional=("prize_sum", "motivation"))
 def publish_prize_winner(call: ServiceCall) -> dict[str, Any]:
     p = call.params
@@ -101,6 +103,7 @@ def publish_prize_winner(call: ServiceCall) -> dict[str, Any]:
     return {"published": True}
 
 
+@privileged("erases nominators' personal data")
 @takes("year", optional=("keep",))
 def erase_nominator_data(call: ServiceCall) -> dict[str, Any]:
     """Erase the personal data of the year's nominators, except those in `keep`."""

@@ -298,7 +298,8 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click("button[data-action=deploy]")
-    assert "tertial_loop version 2 är driftsatt." in page.inner_text(".flashes")
+    flashed = page.inner_text(".flashes")
+    assert "tertial_loop version 2 är driftsatt men väntar på godkännande" in flashed
     assert page.locator(".modeller-versions tbody tr").count() == 2
     latest = city.engine.repository.get("tertial_loop")
     assert (latest.version, latest.deployed_by) == (2, "processagare")
@@ -307,6 +308,10 @@ def test_a_process_owner_breaks_the_tertial_loop_sees_why_fixes_it_and_deploys(
     city.advance_to("2026-05-01T08:00:00+02:00")
     info = city.engine.runtime.get(running)
     assert (info.version, info.state) == (1, "running")
+    # Until an administrator approves version 2 (it calls privileged services), new cases
+    # start on version 1; afterwards on version 2.
+    assert city.engine.repository.runnable("tertial_loop").version == 1
+    city.engine.approvals.approve(latest.id, city.actor("admin"), "granskad")
     assert city.engine.runtime.get(city.start("tertial_loop", 2027, plans=[])).version == 2
     # Moving it: the page says the case can move; the process owner moves it with a reason.
     page.goto("/modeller/tertial_loop")

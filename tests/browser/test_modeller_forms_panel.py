@@ -99,7 +99,9 @@ def test_a_new_form_is_made_beside_the_diagram_and_deployed_with_it(
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click("button[data-action=deploy]")
-    expect(page.locator(".flashes")).to_contain_text("tertial_loop version 2 är driftsatt.")
+    expect(page.locator(".flashes")).to_contain_text(
+        "tertial_loop version 2 är driftsatt men väntar på godkännande"
+    )
     repository = live.city.engine.repository
     files = repository.files(repository.get("tertial_loop").id)
     assert json.loads(files[f"tertial-loop/{NEW_FORM}"]) == decision

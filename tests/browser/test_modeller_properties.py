@@ -127,7 +127,9 @@ def test_a_user_task_form_and_due_date_and_a_lane_role_are_edited_and_deployed(
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click("button[data-action=deploy]")
-    assert "tertial_loop version 2 är driftsatt." in page.inner_text(".flashes")
+    assert "tertial_loop version 2 är driftsatt men väntar på godkännande" in page.inner_text(
+        ".flashes"
+    )
     latest = city.engine.repository.get("tertial_loop")
     deployed = city.engine.repository.files(latest.id)[MAIN]
     assert properties(deployed, "council_tertial") == {

@@ -18,7 +18,8 @@ def status():  # type: ignore[no-untyped-def]
         definitions=eng.repository.definitions(latest_only=True),
         running=eng.runtime.count("running"),
         open_tasks=eng.tasks.list(limit=1).total,
+        awaiting=len(eng.approvals.awaiting()),
     )
 
 
-from . import cockpit  # noqa: E402, F401 — registers the cockpit's routes on bp
+from . import approvals, cockpit  # noqa: E402, F401 — register their routes on bp

@@ -37,6 +37,7 @@ from engine.repository import DefinitionInfo
 from engine.xml_safety import MAX_XML_BYTES
 from processes.calendar import GovernanceCalendar
 from processes.roles import LANES
+from webui import query_args
 from webui.auth.access import current_actor, engine, register, role_required
 
 from . import checks, form_files
@@ -55,22 +56,24 @@ ROLES = ("process_owner", "administrator")
 
 
 def _definition(key: str, version: int | None = None) -> DefinitionInfo:
+    """The definition, or 404 (for a version: "there is no version N of key")."""
     try:
         return engine().repository.get(key, version)
     except NotFound:
-        abort(404)
+        if version is None:
+            abort(404)
+        query_args.no_such_version(key, version)
 
 
 def _version_arg() -> int | None:
+    """The version the request names (query string, form field or JSON body) of the
+    address's process, checked by `query_args.version_value`: 400 when it is not a whole
+    number, 404 "there is no version N of key" when it is too large to exist."""
     raw = request.args.get("version") or request.form.get("version")
     if raw is None and request.is_json:
-        raw = (request.get_json(silent=True) or {}).get("version")
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        abort(404)
+        body = request.get_json(silent=True)
+        raw = body.get("version") if isinstance(body, dict) else None
+    return query_args.version_value(raw, (request.view_args or {}).get("key", ""))
 
 
 def _diagrams(definition: DefinitionInfo) -> list[str]:
@@ -138,6 +141,7 @@ def _render_show(
         definition=definition,
         latest=latest,
         versions=versions,
+        approvals=engine().approvals.for_key(key),
         diagrams=_diagrams(definition),
         chosen=chosen,
         problems=problems,
@@ -389,6 +393,20 @@ def _flash_deployed(deployed: list[Any]) -> None:
     if not deployed:
         flash(_("Inget ändrades: samma innehåll är redan driftsatt."), "info")
     for r in deployed:
+        approval = engine().approvals.of(r.definition.id)
+        if approval.state == "awaiting":
+            flash(
+                _(
+                    "%(key)s version %(version)s är driftsatt men väntar på godkännande: den "
+                    "anropar %(calls)s. En administratör som inte är du godkänner den under "
+                    "Administration, Godkännanden; tills dess används den tidigare versionen.",
+                    key=r.definition.key,
+                    version=r.definition.version,
+                    calls=", ".join(sorted({c.operator for c in approval.calls})),
+                ),
+                "info",
+            )
+            continue
         flash(
             _(
                 "%(key)s version %(version)s är driftsatt.",

@@ -15,13 +15,14 @@ import contextlib
 import posixpath
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
 from engine import bpmn_rules
 from engine.errors import NotFound, Problem, ValidationError
 from engine.xml_safety import MAX_XML_BYTES, parse_xml
+from webui import query_args
 from webui.auth.access import current_actor, engine, role_required
 
 from . import ROLES, _definition, _flash_deployed, bp, checks, diff
@@ -29,14 +30,11 @@ from . import ROLES, _definition, _flash_deployed, bp, checks, diff
 # -- comparing versions -------------------------------------------------------------------------
 
 
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        abort(404)
+def _version_of(key: str, name: str, default: int) -> int:
+    """The version the query argument `name` names (`query_args.version_value`), else
+    `default`."""
+    value = query_args.version_value(request.args.get(name), key)
+    return default if value is None else value
 
 
 @bp.get("/<key>/jamfor")
@@ -45,8 +43,8 @@ def compare(key: str):  # type: ignore[no-untyped-def]
     """The elements added, removed and changed from version `fran` to version `till`
     (by default the latest and the one before it)."""
     latest = _definition(key)
-    after = _definition(key, _int_arg("till", latest.version))
-    before = _definition(key, _int_arg("fran", max(after.version - 1, 1)))
+    after = _definition(key, _version_of(key, "till", latest.version))
+    before = _definition(key, _version_of(key, "fran", max(after.version - 1, 1)))
     repository = engine().repository
     result = diff.compare(repository.files(before.id), repository.files(after.id))
     return render_template(
