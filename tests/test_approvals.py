@@ -321,6 +321,7 @@ def test_an_administrator_approves_on_the_approvals_page_and_the_modeller_says_s
     owner = client_for(app, "processagare")
     page = html(owner, "/admin/godkannanden")
     assert "appoint_responsible" in page and "register_decision" in page
+    assert "Registrerar ett beslut i stadens beslutsregister" in page
     assert 'value="approve"' not in page  # a process owner sees, an administrator decides
     assert (
         post(owner, f"/admin/godkannanden/{definition.id}", {"action": "approve"}).status_code
@@ -354,13 +355,15 @@ def test_the_command_line_approves_as_a_named_administrator(city: City, tmp_path
 
     from webui.cli import main
 
-    city.engine.repository.deploy(
-        Bundle.from_files(
-            {"grab.bpmn": POWER_GRAB.encode(), "empty.schema.json": EMPTY_FORM.encode()}
-        ),
-        city.actor("processagare"),
-    )
+    (tmp_path / "grab.bpmn").write_text(POWER_GRAB, encoding="utf-8")
+    (tmp_path / "empty.schema.json").write_text(EMPTY_FORM, encoding="utf-8")
     url = city.engine.db.url
+    deployed = CliRunner().invoke(
+        main, ["deploy", str(tmp_path), "--as", "processagare", "--db", url]
+    )
+    assert deployed.exit_code == 0, deployed.output
+    assert "awaits an administrator's approval" in deployed.output
+    assert "kedja approve grab 1 --as ID" in deployed.output
     listed = CliRunner().invoke(main, ["approvals", "--db", url])
     assert "grab version 1, deployed by processagare" in listed.output
     assert "appoint_responsible" in listed.output

@@ -142,13 +142,31 @@ def deploy(db_url: str | None, out: Output, paths: tuple[str, ...], user: str) -
     engine = open_engine(db_url)
     results = engine.repository.deploy(list(paths), engine.directory.actor(user))
 
+    approvals = {r.definition.id: engine.approvals.of(r.definition.id) for r in results}
+
     def human() -> None:
         for r in results:
             d = r.definition
             note = "deployed" if r.created else "unchanged, already"
             click.echo(f"{d.key} version {d.version}: {note} ({', '.join(d.files)})")
+            if approvals[d.id].state == "awaiting":
+                calls = ", ".join(sorted({c.operator for c in approvals[d.id].calls}))
+                click.echo(
+                    f"  awaits an administrator's approval (it calls {calls}): another "
+                    f"administrator runs `kedja approve {d.key} {d.version} --as ID`"
+                )
 
-    out.emit([{"created": r.created, **r.definition.as_dict()} for r in results], human)
+    out.emit(
+        [
+            {
+                "created": r.created,
+                **r.definition.as_dict(),
+                "approval": approvals[r.definition.id].state,
+            }
+            for r in results
+        ],
+        human,
+    )
 
 
 @command(main)

@@ -21,6 +21,18 @@ from webui.auth.access import current_actor, engine, role_required
 from . import bp
 
 VIEWERS = ("administrator", "process_owner", "auditor")
+PRIVILEGE_LABELS = {
+    "appoint_responsible": _l("Ger en roll: gör en person ansvarig för en organisation"),
+    "register_decision": _l("Registrerar ett beslut i stadens beslutsregister"),
+    "notify": _l("Skickar meddelanden till alla som har en roll"),
+    "notify_users": _l("Skickar meddelanden till de användare den anger"),
+    "notify_nominators": _l("Mejlar alla som nominerat till årets pris"),
+    "erase_nominator_data": _l("Raderar nominerandes personuppgifter"),
+    "publish_guideline": _l("Publicerar en ny version av riktlinjen och meddelar alla ansvariga"),
+    "publish_prize_winner": _l("Publicerar prisvinnaren"),
+}
+"""What the city's privileged services do, for the page; another installation's service is
+shown with the English text it declares (`@privileged`)."""
 DONE = {
     "approve": _l("Version %(version)d av %(key)s är godkänd och kan användas."),
     "refuse": _l("Version %(version)d av %(key)s är avslagen och används aldrig."),
@@ -81,6 +93,7 @@ def _render(errors: dict[str, str], values: dict[str, str], status: int, problem
                 a.definition_id: eng.repository.definition(a.definition_id).name for a in pending
             },
             me=current_actor().id,
+            privilege_labels=PRIVILEGE_LABELS,
             may_decide=current_actor().admin,
             errors=errors,
             values=values,
