@@ -36,6 +36,8 @@ import re2
 from jsonschema import FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
+from . import email_addresses
+
 __all__ = [
     "UNSAFE",
     "PatternError",
@@ -302,7 +304,17 @@ def _is_regex(instance: object) -> bool:
 
 
 def format_checker() -> FormatChecker:
-    """jsonschema's format checker, with `format: regex` meaning "RE2 can compile it"."""
+    """jsonschema's format checker, with `format: regex` meaning "RE2 can compile it" and
+    `format: email` meaning a plain address (engine/email_addresses.py; jsonschema's own
+    check only wants an "@")."""
     checker = FormatChecker()
     checker.checks("regex", raises=PatternError)(_is_regex)
+    checker.checks("email", raises=email_addresses.InvalidAddress)(_is_plain_address)
     return checker
+
+
+def _is_plain_address(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True  # `type` says what is wrong with a non-string
+    email_addresses.normalise(instance)
+    return True

@@ -52,11 +52,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import Engine
+from engine import Engine, email_addresses
 from engine.clock import from_storage, to_storage
 from engine.models import HumanTask
 
-from . import email_addresses
 from .calendar import STOCKHOLM
 from .mail_compose import TEXTS, Item, Recipient, compose
 from .mail_settings import MailSettings

@@ -17,11 +17,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine import Actor, Engine
+from engine import Actor, Engine, email_addresses
 from engine.clock import to_storage
 from engine.errors import NotFound, NotPermitted, Problem, ValidationError
 
-from . import email_addresses
 from .models import Nomination, PersonalDataAccess
 
 FIELDS = {

@@ -16,12 +16,12 @@ from functools import cache
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine import email_addresses
 from engine.actors import Actor
 from engine.clock import Clock, to_storage
 from engine.database import Database
 from engine.errors import NotFound, ValidationError
 
-from . import email_addresses
 from .models import Organisation, RoleGrant, User
 from .roles import ROLES
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine import email_addresses
 from engine.clock import to_storage
 from engine.errors import ValidationError
 from engine.services import ServiceCall, privileged, takes
 
-from .. import email_addresses
 from .lookups import users_with_role
 
 

@@ -1,11 +1,13 @@
 """Which e-mail addresses Kedja accepts: plain ones only, checked by `email-validator`.
 
-An address enters Kedja from the public nomination form, from the "Utse ansvarig" form (the
-`appoint_responsible` operator), from the register (`Register.add_user`) and leaves it in the
-mailer. What the SMTP relay makes of `"x"<evil@x.se>`, `<script>@x.se` or an address with a
-NUL, CR or LF in it is the relay's guess, so every one of those places asks this module, and
-the mailer asks again before it hands a stored address to the relay (a row written before
-this check existed, or by a path that forgot it, must not be sent).
+The engine owns the rule because a form field with `format: "email"` is checked with it
+(engine/form_patterns.py), so a person typing `"x"<evil@x.se>` is told so beside the field
+instead of the case stopping later. In the city an address also enters from the public
+nomination form, the `appoint_responsible` operator and the register (`Register.add_user`),
+and leaves in the mailer. What the SMTP relay makes of `"x"<evil@x.se>`, `<script>@x.se` or
+an address with a NUL, CR or LF in it is the relay's guess, so every one of those places asks
+this module, and the mailer asks again before it hands a stored address to the relay (a row
+written before this check existed, or by a path that forgot it, must not be sent).
 
 "Plain" means what a person types into an address field: `local@domain.tld`. No display
 name (`Nina <nina@x.se>`), no quoted local part, no comments, no IP-address literal, no
