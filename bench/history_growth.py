@@ -50,9 +50,7 @@ def state_size(engine: Engine, instance_id: int) -> int:
 def run(cache_size: int, instances: int, loops: int, folder: Path) -> dict[str, float]:
     engine = Engine(f"sqlite:///{folder / f'growth{cache_size}.sqlite'}", cache_size=cache_size)
     actor = Actor("bench", admin=True)
-    engine.repository.deploy(
-        Bundle.from_files({"loop.bpmn": loop("tertial").xml().encode()}), actor
-    )
+    engine.repository.deploy(Bundle.from_files(loop("tertial").files()), actor)
 
     def start() -> tuple[int, int]:
         started = engine.runtime.start("tertial", {"rounds": loops + 5}, actor)

@@ -29,6 +29,7 @@ so every entry point reports them beside the field (HTTP 422, exit code 3).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -79,7 +80,7 @@ def admit(
     if schema_text is None or form_name is None:
         found = no_data_problems(data, what)
     else:
-        schema = json.loads(schema_text)
+        schema = _parsed(schema_text)
         found = problems(schema, data, current, form_name, form_patterns.matches)
     if found:
         raise ValidationError(
@@ -89,6 +90,12 @@ def admit(
         )
     if validate and schema_text is not None and form_name is not None:
         forms.validate(schema_text, data, form_name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(schema_text: str) -> Any:
+    """A form's schema, parsed once (deployed forms never change; the checker only reads it)."""
+    return json.loads(schema_text)
 
 
 def no_data_problems(data: Mapping[str, Any], what: str) -> list[Problem]:

@@ -178,6 +178,13 @@ class Diagram:
         self.correlations.setdefault(prop, (prop, {}))[1][self._msg(message)] = expression
         return self
 
+    def files(self) -> dict[str, bytes]:
+        """The diagram and the forms `takes` made, as a bundle's files (`Bundle.from_files`)."""
+        return {
+            f"{self.process_id}.bpmn": self.xml().encode(),
+            **{name: text.encode() for name, text in self.forms.items()},
+        }
+
     def write(self, folder: Path) -> Path:
         """The diagram as `<process id>.bpmn` in `folder`, with the forms `takes` made."""
         folder.mkdir(parents=True, exist_ok=True)
