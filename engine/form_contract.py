@@ -118,6 +118,11 @@ class _Checker:
         self.matches = matches
         self.found: list[Problem] = []
 
+    def _add(self, problem: Problem) -> None:
+        """Once per field: a property declared in two branches is checked under both."""
+        if all(p.element != problem.element for p in self.found):
+            self.found.append(problem)
+
     # -- walking the data beside the schema -------------------------------------------------
 
     def value(self, schema: Any, value: Any, current: Any, pointer: str, depth: int) -> None:
@@ -126,7 +131,7 @@ class _Checker:
         parts = list(self._parts(schema, depth))
         if any(p.get("readOnly") is True for p in parts):
             if _normal(value) != _normal(current):
-                self.found.append(
+                self._add(
                     Problem(
                         f"'{_name(pointer)}' is read-only in this form",
                         file=self.form_name,
@@ -163,7 +168,7 @@ class _Checker:
             here = _join(pointer, key)
             subs = declared.get(key) or ([] if top else self._open_for(parts, key))
             if not subs:
-                self.found.append(self._undeclared(key, here, declared, top))
+                self._add(self._undeclared(key, here, declared, top))
                 continue
             for sub in subs:
                 self.value(sub, item, current.get(key, MISSING), here, depth + 1)

@@ -372,3 +372,63 @@ def test_the_command_line_approves_as_a_named_administrator(city: City, tmp_path
     done = CliRunner().invoke(main, ["approve", "grab", "1", "--as", "admin", "--db", url])
     assert done.exit_code == 0, done.output
     assert "grab version 1 is approved by admin" in done.output
+
+
+def test_kedja_serve_deploys_what_it_is_given_as_the_system(tmp_path: Any) -> None:
+    """`kedja serve --deploy PATH` on a database with a register: the operator's deploy runs
+    as the system (it used to look for a user called "system" and stop)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from urllib.request import urlopen
+
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    url = f"sqlite:///{tmp_path / 'served.sqlite'}"
+    assert CliRunner().invoke(main, ["demo", "--db", url]).exit_code == 0
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "grab.bpmn").write_text(POWER_GRAB, encoding="utf-8")
+    (tmp_path / "b" / "empty.schema.json").write_text(EMPTY_FORM, encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    served = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "webui.cli",
+            "serve",
+            "--db",
+            url,
+            "--port",
+            str(port),
+            "--no-timers",
+            "--deploy",
+            str(tmp_path / "b"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(120):
+            try:
+                with urlopen(f"http://127.0.0.1:{port}/health/live") as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if served.poll() is not None:
+                    raise AssertionError(served.stdout.read().decode()) from None
+                time.sleep(0.25)
+        engine = Engine(url)
+        try:
+            (definition,) = engine.repository.definitions(key="grab")
+            approval = engine.approvals.of(definition.id)
+            assert (approval.state, approval.decided_by) == ("approved", "system")
+        finally:
+            engine.close()
+    finally:
+        served.terminate()
+        served.wait(10)

@@ -465,3 +465,14 @@ def test_a_read_only_date_sent_back_as_the_api_gave_it_is_unchanged() -> None:
     assert check(schema, {"due": "2026-05-16"}, current) == [
         ("/due", "'due' is read-only in this form")
     ]
+
+
+def test_a_field_declared_in_two_branches_is_reported_once() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"kod": {"readOnly": True}},
+        "allOf": [{"properties": {"kod": {"readOnly": True}}}],
+    }
+    assert check(schema, {"kod": "B"}, {"kod": "A"}) == [
+        ("/kod", "'kod' is read-only in this form")
+    ]

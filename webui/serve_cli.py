@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from engine import system_actor
 from engine.database import database_url
 from webui.cli import Output, command, main, open_engine
 
@@ -85,7 +86,9 @@ def serve(
         else:
             catalogue.deploy(engine)
     if deploy_paths:
-        engine.repository.deploy(list(deploy_paths), engine.directory.actor("system"))
+        # The operator at the command line deploys as the system (approved at once, see
+        # engine/approvals.py); "system" is no user of the register.
+        engine.repository.deploy(list(deploy_paths), system_actor())
     if production:
         from webui import production as gunicorn_serving
 
