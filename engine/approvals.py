@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .actors import SYSTEM, Actor
 from .clock import Clock, from_storage, to_storage
@@ -34,6 +34,8 @@ from .models import ProcessDefinition
 from .services import RUNNABLE, Services
 
 NOT_NEEDED, AWAITING, APPROVED, REFUSED = "not_needed", "awaiting", "approved", "refused"
+# An approval needs none of the stored spec (the largest column of a definition, by far).
+_WITHOUT_SPEC = defer(ProcessDefinition.spec_json)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Approvals:
 
     def of(self, definition_id: int) -> Approval:
         with self.db.read() as session:
-            row = session.get(ProcessDefinition, definition_id)
+            row = session.get(ProcessDefinition, definition_id, options=[_WITHOUT_SPEC])
             if row is None:
                 raise NotFound(f"There is no process definition with id {definition_id}.")
             return Approval.of(row)
@@ -136,7 +138,7 @@ class Approvals:
         """Every version of a process, by version number (the modeller's version list)."""
         with self.db.read() as session:
             rows = session.scalars(
-                select(ProcessDefinition).where(ProcessDefinition.key == key)
+                select(ProcessDefinition).options(_WITHOUT_SPEC).where(ProcessDefinition.key == key)
             ).all()
             return {r.version: Approval.of(r) for r in rows}
 
@@ -144,6 +146,7 @@ class Approvals:
         with self.db.read() as session:
             rows = session.scalars(
                 select(ProcessDefinition)
+                .options(_WITHOUT_SPEC)
                 .where(ProcessDefinition.approval == AWAITING)
                 .order_by(ProcessDefinition.deployed_at, ProcessDefinition.id)
             ).all()

@@ -373,21 +373,24 @@ class Repository:
         )
 
     def start_message_definitions(self, message_name: str) -> list[DefinitionInfo]:
-        """Latest definitions that a message with this name starts."""
+        """For each process, its newest version that may run, if a message with this name
+        starts it (a version awaiting approval does not start anything yet)."""
         with self.db.read() as session:
-            rows = session.scalars(
-                select(ProcessDefinition)
+            rows = session.execute(
+                select(
+                    ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.start_messages
+                )
                 .where(ProcessDefinition.approval.in_(RUNNABLE))
                 .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
             ).all()
-            newest: dict[str, ProcessDefinition] = {}
-            for row in rows:
-                newest.setdefault(row.key, row)
-            return [
-                DefinitionInfo.of(row)
-                for _key, row in sorted(newest.items())
-                if message_name in json.loads(row.start_messages)
-            ]
+        newest: dict[str, tuple[int, str]] = {}
+        for definition_id, key, names in rows:
+            newest.setdefault(key, (definition_id, names))
+        return [
+            self.definition(definition_id)
+            for _key, (definition_id, names) in sorted(newest.items())
+            if message_name in json.loads(names)
+        ]
 
 
 def _resolve_form(name: str, files: dict[str, bytes]) -> str | None:

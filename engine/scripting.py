@@ -27,30 +27,17 @@ memory it takes.
 from __future__ import annotations
 
 import ast
-import builtins
-import datetime as _dt
 import functools
-import math
-import operator
 import re
 import textwrap
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from RestrictedPython import (
     CompileResult,
-    PrintCollector,
     RestrictingNodeTransformer,
     compile_restricted_eval,
     compile_restricted_exec,
-    safe_builtins,
-)
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr_raise,
 )
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -58,6 +45,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.exceptions import WorkflowException
 
 from engine.errors import ScriptError
+from engine.sandbox_names import BUILTINS, GUARDS, REFUSED_NAMES, SAFE_GLOBALS
 from engine.services import Services
 
 __all__ = [
@@ -67,126 +55,6 @@ __all__ = [
     "check_source",
     "make_script_engine",
 ]
-
-_EXTRA_BUILTINS = (
-    "len",
-    "min",
-    "max",
-    "sum",
-    "sorted",
-    "any",
-    "all",
-    "enumerate",
-    "zip",
-    "range",
-    "list",
-    "dict",
-    "set",
-    "frozenset",
-    "tuple",
-    "str",
-    "int",
-    "float",
-    "bool",
-    "round",
-    "abs",
-    "isinstance",
-    "map",
-    "filter",
-    "reversed",
-)
-# Gone from RestrictedPython's safe_builtins: classes, and exceptions that would stop the host.
-_DROPPED = {
-    "__build_class__",
-    "setattr",
-    "delattr",
-    "BaseException",
-    "SystemExit",
-    "KeyboardInterrupt",
-    "GeneratorExit",
-}
-_BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _DROPPED}
-_BUILTINS.update({name: getattr(builtins, name) for name in _EXTRA_BUILTINS})
-
-SAFE_GLOBALS: dict[str, Any] = {
-    "datetime": _dt.datetime,
-    "date": _dt.date,
-    "timedelta": _dt.timedelta,
-    "timezone": _dt.timezone,
-    "Decimal": Decimal,
-    "math": math,
-}
-# Builtins left out on purpose. Calling one is refused at compile time: task data cannot hold
-# functions, so such a call can only mean the builtin. (A bare `open` is a plain NameError.)
-_REFUSED_NAMES = frozenset(
-    (
-        "open",
-        "eval",
-        "exec",
-        "compile",
-        "getattr",
-        "setattr",
-        "delattr",
-        "hasattr",
-        "globals",
-        "locals",
-        "vars",
-        "dir",
-        "type",
-        "input",
-        "breakpoint",
-        "help",
-        "memoryview",
-        "bytearray",
-        "object",
-        "super",
-        "property",
-        "classmethod",
-        "staticmethod",
-        "exit",
-        "quit",
-        "format",
-    )
-)
-
-_INPLACE = {
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": operator.imul,
-    "/=": operator.itruediv,
-    "//=": operator.ifloordiv,
-    "%=": operator.imod,
-    "**=": operator.ipow,
-    "@=": operator.imatmul,
-    "<<=": operator.ilshift,
-    ">>=": operator.irshift,
-    "&=": operator.iand,
-    "|=": operator.ior,
-    "^=": operator.ixor,
-}
-
-
-def _inplacevar(op: str, target: Any, value: Any) -> Any:  # x += 1: x = _inplacevar_("+=", x, 1)
-    return _INPLACE[op](target, value)
-
-
-def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:  # f(*a, **kw): _apply_(f, *a, **kw)
-    return func(*args, **kwargs)
-
-
-# What RestrictedPython's rewritten code calls. Applied last, so task data cannot shadow them.
-_GUARDS: dict[str, Any] = {
-    "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr_raise,  # no "_" names, no str.format; missing attribute raises
-    "_getitem_": operator.getitem,
-    "_getiter_": iter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard,  # item assignment on dict/list only
-    "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,  # print() output is collected and dropped
-    "_apply_": _apply,
-}
 
 
 class _KedjaPolicy(RestrictingNodeTransformer):
@@ -203,7 +71,7 @@ class _KedjaPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_Call(self, node: Any) -> Any:
-        if isinstance(node.func, ast.Name) and node.func.id in _REFUSED_NAMES:
+        if isinstance(node.func, ast.Name) and node.func.id in REFUSED_NAMES:
             self.error(node, f"'{node.func.id}' is not available in Kedja scripts")
         return super().visit_Call(node)
 
@@ -308,7 +176,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self, environment_globals: dict[str, Any] | None = None) -> None:
         super().__init__({})
         self.helpers: dict[str, Any] = {**SAFE_GLOBALS, **(environment_globals or {})}
-        self._guards = {**_GUARDS, "__builtins__": {**_BUILTINS, **self.helpers}}
+        self._guards = {**GUARDS, "__builtins__": {**BUILTINS, **self.helpers}}
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         namespace = {**(external_context or {}), **context, **self._guards}

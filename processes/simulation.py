@@ -188,11 +188,9 @@ def _completer(engine: Engine, task: Any) -> Actor:
     """Someone who may do the task: a holder of its role (for its organisation), as in the
     city, so that what checks who acted (a decision must come from the deciding body) sees
     what it would see; the simulator itself for a task nobody holds the role for."""
-    if task.role:
-        holders = register_of(engine).users_with_role(task.role, task.organisation)
-        if holders:
-            return register_of(engine).actor(holders[0])
-    return SIMULATOR
+    register = register_of(engine)
+    holders = register.users_with_role(task.role, task.organisation) if task.role else []
+    return register.actor(holders[0]) if holders else SIMULATOR
 
 
 def _next_new_year(now: datetime) -> datetime:

@@ -188,11 +188,9 @@ class Diagram:
     def write(self, folder: Path) -> Path:
         """The diagram as `<process id>.bpmn` in `folder`, with the forms `takes` made."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.process_id}.bpmn"
-        path.write_text(self.xml(), encoding="utf-8")
-        for name, text in self.forms.items():
-            (folder / name).write_text(text, encoding="utf-8")
-        return path
+        for name, data in self.files().items():
+            (folder / name).write_bytes(data)
+        return folder / f"{self.process_id}.bpmn"
 
     # -- helpers --------------------------------------------------------------------------
 

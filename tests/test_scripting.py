@@ -11,8 +11,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import ScriptError
+from engine.sandbox_names import GUARDS
 from engine.scripting import (
-    _GUARDS,
     RestrictedEnvironment,
     _compile,
     check_source,
@@ -293,7 +293,7 @@ def test_host_stopping_exceptions_are_not_available() -> None:
 
 
 def test_str_format_is_blocked_by_the_runtime_guard_too() -> None:
-    getattr_guard = _GUARDS["_getattr_"]
+    getattr_guard = GUARDS["_getattr_"]
     with pytest.raises(NotImplementedError, match="format"):
         getattr_guard("{0.__class__}", "format")
     with pytest.raises(AttributeError, match="starts with"):
